@@ -1,0 +1,141 @@
+"""Driver-side models: what a POS driver reads and writes, normalised.
+
+They are deliberately not the contract's models (``schemas``): a driver knows nothing
+of streams, versions or origins. The handlers turn a :class:`PosCheck` into a contract
+``Snapshot``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Capability(StrEnum):
+    """What a driver offers beyond reading checks and adding lines."""
+
+    PUSH_CHANGES = "push_changes"
+    """``changed_tables()`` yields table ids as the POS announces changes."""
+    BATCH_CHANGES = "batch_changes"
+    """``changes_since(cursor)`` lists the changed tables in one call."""
+    EXTERNAL_REFS = "external_refs"
+    """Lines keep the ``external_ref`` the adapter gave them."""
+    PREPAID_PAYMENTS = "prepaid_payments"
+    """Submissions may carry a payment."""
+
+
+class LineStatus(StrEnum):
+    PENDING = "PENDING"
+    PREPARING = "PREPARING"
+    READY = "READY"
+    DELIVERED = "DELIVERED"
+    CANCELLED = "CANCELLED"
+
+
+@dataclass(frozen=True, slots=True)
+class PosModifier:
+    modifier_id: str
+    name: str
+    quantity: int
+    unit_price: int
+
+
+@dataclass(frozen=True, slots=True)
+class PosLine:
+    """A line on a POS check. Money in minor units."""
+
+    line_id: str
+    product_id: str
+    name: str
+    quantity: int
+    unit_price: int
+    status: LineStatus
+    notes: str | None = None
+    modifiers: tuple[PosModifier, ...] = ()
+    external_ref: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PosDiscount:
+    discount_id: str
+    name: str
+    amount: int
+    line_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PosTotals:
+    """Totals as the POS computed them, for a POS that reports its own."""
+
+    subtotal: int
+    discount_total: int
+    tax_total: int
+    total: int
+
+
+@dataclass(frozen=True, slots=True)
+class PosCheck:
+    """A table and its open check; ``order_id`` is None when the table has no open check."""
+
+    table_id: str
+    table_name: str
+    order_id: str | None
+    currency: str
+    lines: tuple[PosLine, ...] = ()
+    discounts: tuple[PosDiscount, ...] = ()
+    totals: PosTotals | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PosProduct:
+    """A product as the POS sells it; ``stock`` None means unlimited."""
+
+    product_id: str
+    name: str
+    price: int
+    available: bool
+    stock: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NewLine:
+    """A line the adapter asks the POS to add."""
+
+    product_id: str
+    quantity: int
+    unit_price: int
+    notes: str | None = None
+    modifier_ids: tuple[str, ...] = ()
+    external_ref: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AddedLines:
+    """The check the lines went on and the created lines, in the order they were asked for."""
+
+    order_id: str
+    lines: tuple[PosLine, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ChangedTables:
+    """The answer to a batch change poll.
+
+    ``table_ids`` changed after the cursor that was passed in; ``cursor`` is the one to
+    pass next time.
+    """
+
+    table_ids: frozenset[str]
+    cursor: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PushEvent:
+    """One item of a push channel.
+
+    ``table_id`` is a table that may have changed; None means the channel has just
+    (re)connected, so whatever happened while it was down is unknown: resynchronise
+    every watched table.
+    """
+
+    table_id: str | None

@@ -1,0 +1,43 @@
+"""Drivers by name, from the ``pos_adapter.drivers`` entry point group.
+
+A third-party package adds a driver by declaring, in its own pyproject.toml::
+
+    [project.entry-points."pos_adapter.drivers"]
+    mypos = "mypos_driver:MyPosDriver"
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import entry_points
+
+from pos_drivers._base import PosDriver
+
+ENTRY_POINT_GROUP = "pos_adapter.drivers"
+
+_BUILTIN = {
+    "mock": "pos_drivers.mock:MockDriver",
+    "restai": "pos_drivers.restai:RestaiDriver",
+}
+
+
+def available_drivers() -> list[str]:
+    names = set(_BUILTIN) | {ep.name for ep in entry_points(group=ENTRY_POINT_GROUP)}
+    return sorted(names)
+
+
+def load_driver(name: str) -> type[PosDriver]:
+    """The driver class registered under ``name``; KeyError naming the known ones."""
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        if ep.name == name:
+            return _checked(name, ep.load())
+    if name in _BUILTIN:
+        module_name, _, attr = _BUILTIN[name].partition(":")
+        module = __import__(module_name, fromlist=[attr])
+        return _checked(name, getattr(module, attr))
+    raise KeyError(f"unknown POS driver {name!r}; known: {', '.join(available_drivers())}")
+
+
+def _checked(name: str, obj: object) -> type[PosDriver]:
+    if not (isinstance(obj, type) and issubclass(obj, PosDriver)):
+        raise TypeError(f"driver {name!r} is not a PosDriver subclass")
+    return obj
