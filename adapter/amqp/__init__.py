@@ -1,0 +1,15 @@
+"""The AMQP side: topology, the command consumer, the outbox relay."""
+
+from adapter.amqp._consumer import ERROR_HEADER, CommandConsumer
+from adapter.amqp._relay import OutboxRelay, message_properties
+from adapter.amqp._topology import Topology, command_queue_arguments, declare_topology
+
+__all__ = [
+    "ERROR_HEADER",
+    "CommandConsumer",
+    "OutboxRelay",
+    "Topology",
+    "command_queue_arguments",
+    "declare_topology",
+    "message_properties",
+]

@@ -1,0 +1,197 @@
+"""The outbox relay: publishes owed messages in order, with confirms kept in flight.
+
+Rows arrive from the store right after each commit (no polling) and, after a start, a
+reconnect or a failure, from the store itself. Up to ``window`` publishes are in flight
+at once; a row counts as sent only when the broker confirmed it, and confirmed rows are
+marked sent in order. A return (unroutable), a nack or a lost channel stops the
+pipeline: after a back-off the relay resends from the first unconfirmed row, so a
+stream's messages never overtake each other (consumers de-duplicate by messageId).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+
+import aiormq
+import structlog
+from aio_pika.abc import AbstractRobustChannel
+from aiormq.abc import AbstractChannel
+
+from adapter.store import OutboxRow, SqlStore
+from handlers import Backoff
+
+log = structlog.get_logger("pos_adapter.relay")
+
+APP_ID = "pos-adapter"
+PUBLISH_TIMEOUT = 30.0
+
+
+class _PublishFailed(Exception):
+    def __init__(self, first_unconfirmed: int, reason: str) -> None:
+        super().__init__(reason)
+        self.first_unconfirmed = first_unconfirmed
+        self.reason = reason
+
+
+def message_properties(row: OutboxRow) -> aiormq.spec.Basic.Properties:
+    """AMQP properties mirroring the envelope (contract §1)."""
+    message = row.message
+    return aiormq.spec.Basic.Properties(
+        content_type="application/json",
+        content_encoding="utf-8",
+        delivery_mode=2,
+        message_id=message.message_id,
+        correlation_id=message.correlation_id,
+        message_type=message.message_type,
+        timestamp=message.occurred_at,
+        app_id=APP_ID,
+        headers={"schemaVersion": 1},
+    )
+
+
+class OutboxRelay:
+    def __init__(
+        self,
+        store: SqlStore,
+        channel: AbstractRobustChannel,
+        exchange: str,
+        *,
+        window: int = 256,
+    ) -> None:
+        self._store = store
+        self._channel = channel
+        self._exchange = exchange
+        self._window = window
+        self._pending: deque[OutboxRow] = deque()
+        self._last_queued = 0
+        self._reload_from: int | None = None
+        self._reload = True
+        self._loading = False
+        self._notified_while_loading: list[OutboxRow] = []
+        self._wakeup = asyncio.Event()
+        self._idle = asyncio.Event()
+        self.published = 0
+        store.on_outbox(self.notify)
+
+    def notify(self, rows: list[OutboxRow]) -> None:
+        """Take rows just committed (called by the store, in id order)."""
+        if self._loading:
+            self._notified_while_loading.extend(rows)
+        else:
+            self._enqueue(rows)
+        self._idle.clear()
+        self._wakeup.set()
+
+    async def flush(self, timeout: float) -> bool:
+        """Wait until nothing is owed; False if ``timeout`` passed first."""
+        try:
+            async with asyncio.timeout(timeout):
+                await self._idle.wait()
+        except TimeoutError:
+            return False
+        return True
+
+    async def run(self) -> None:
+        backoff = Backoff(initial=0.1, maximum=5.0)
+        while True:
+            try:
+                await self._channel.ready()
+                underlay = await self._channel.get_underlay_channel()
+                if self._reload:
+                    await self._load()
+                await self._pump(underlay, backoff)
+            except _PublishFailed as failure:
+                self._schedule_reload(failure.first_unconfirmed)
+                delay = backoff.next_delay()
+                log.warning("publish failed, resending", reason=failure.reason, retry_in=delay)
+                await asyncio.sleep(delay)
+            except (aiormq.exceptions.AMQPError, ConnectionError, RuntimeError) as exc:
+                self._schedule_reload(None)
+                delay = backoff.next_delay()
+                log.warning("relay channel lost", error=repr(exc), retry_in=delay)
+                await asyncio.sleep(delay)
+
+    def _schedule_reload(self, first_id: int | None) -> None:
+        self._reload = True
+        self._reload_from = first_id
+        self._pending.clear()
+        self._idle.clear()
+
+    def _enqueue(self, rows: list[OutboxRow]) -> None:
+        for row in rows:
+            if row.id > self._last_queued:
+                self._pending.append(row)
+                self._last_queued = row.id
+
+    async def _load(self) -> None:
+        """Queue the owed rows from the store: from ``_reload_from`` or the first unsent."""
+        self._loading = True
+        try:
+            first = self._reload_from
+            self._last_queued = 0 if first is None else first - 1
+            while True:
+                rows = await self._store.outbox_from(first, limit=1000)
+                self._enqueue(rows)
+                if len(rows) < 1000:
+                    break
+                first = rows[-1].id + 1
+            self._enqueue(self._notified_while_loading)
+        finally:
+            self._loading = False
+            self._notified_while_loading = []
+        self._reload = False
+        self._reload_from = None
+        if self._pending:
+            log.info("resending owed messages", count=len(self._pending))
+
+    async def _pump(self, underlay: AbstractChannel, backoff: Backoff) -> None:
+        in_flight: deque[tuple[OutboxRow, asyncio.Task[bool]]] = deque()
+        try:
+            while True:
+                while self._pending and len(in_flight) < self._window:
+                    row = self._pending.popleft()
+                    task = asyncio.create_task(self._publish(underlay, row))
+                    task.add_done_callback(lambda _t: self._wakeup.set())
+                    in_flight.append((row, task))
+                confirmed: list[int] = []
+                while in_flight and in_flight[0][1].done():
+                    row, task = in_flight.popleft()
+                    if task.cancelled() or task.exception() is not None or not task.result():
+                        raise _PublishFailed(row.id, _failure_reason(task))
+                    confirmed.append(row.id)
+                if confirmed:
+                    self._store.mark_sent(confirmed)
+                    self.published += len(confirmed)
+                    backoff.reset()
+                if not in_flight and not self._pending:
+                    self._idle.set()
+                self._wakeup.clear()
+                if self._pending and len(in_flight) < self._window:
+                    continue
+                if in_flight and in_flight[0][1].done():
+                    continue
+                await self._wakeup.wait()
+        finally:
+            if in_flight:
+                await asyncio.gather(*(task for _row, task in in_flight), return_exceptions=True)
+
+    async def _publish(self, underlay: AbstractChannel, row: OutboxRow) -> bool:
+        result = await underlay.basic_publish(
+            row.message.body,
+            exchange=self._exchange,
+            routing_key=row.message.routing_key,
+            properties=message_properties(row),
+            mandatory=True,
+            timeout=PUBLISH_TIMEOUT,
+        )
+        return isinstance(result, aiormq.spec.Basic.Ack)
+
+
+def _failure_reason(task: asyncio.Task[bool]) -> str:
+    if task.cancelled():
+        return "cancelled"
+    exc = task.exception()
+    if exc is None:
+        return "returned unroutable or nacked"
+    return repr(exc)

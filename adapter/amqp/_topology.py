@@ -1,0 +1,62 @@
+"""The exchanges and queues of contract §1, declared idempotently on every start."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from aio_pika import ExchangeType
+from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractQueue
+
+from adapter.settings import QueueType, Settings
+
+
+@dataclass(frozen=True, slots=True)
+class Topology:
+    commands: AbstractExchange
+    events: AbstractExchange
+    dead_letter: AbstractExchange
+    command_queue: AbstractQueue
+    dead_letter_queue: AbstractQueue
+
+
+def command_queue_arguments(settings: Settings) -> dict[str, Any]:
+    arguments: dict[str, Any] = {
+        "x-dead-letter-exchange": settings.dead_letter_exchange,
+        "x-dead-letter-routing-key": settings.location_id,
+        "x-single-active-consumer": True,
+    }
+    if settings.queue_type is QueueType.QUORUM:
+        arguments["x-queue-type"] = "quorum"
+        arguments["x-delivery-limit"] = settings.max_redeliveries
+    return arguments
+
+
+async def declare_topology(channel: AbstractChannel, settings: Settings) -> Topology:
+    location = settings.location_id
+    commands = await channel.declare_exchange(
+        settings.commands_exchange, ExchangeType.TOPIC, durable=True
+    )
+    events = await channel.declare_exchange(
+        settings.events_exchange, ExchangeType.TOPIC, durable=True
+    )
+    dead_letter = await channel.declare_exchange(
+        settings.dead_letter_exchange, ExchangeType.DIRECT, durable=True
+    )
+    queue_type: dict[str, Any] = {"x-queue-type": settings.queue_type.value}
+    dead_letter_queue = await channel.declare_queue(
+        settings.dead_letter_queue, durable=True, arguments=queue_type
+    )
+    await dead_letter_queue.bind(dead_letter, routing_key=location)
+    command_queue = await channel.declare_queue(
+        settings.command_queue, durable=True, arguments=command_queue_arguments(settings)
+    )
+    await command_queue.bind(commands, routing_key=f"{location}.#")
+    if settings.inbox_queue:
+        inbox = await channel.declare_queue(
+            settings.openapp_inbox_queue,
+            durable=True,
+            arguments={"x-message-ttl": int(settings.inbox_ttl * 1000)},
+        )
+        await inbox.bind(events, routing_key=f"{location}.#")
+    return Topology(commands, events, dead_letter, command_queue, dead_letter_queue)

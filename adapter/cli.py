@@ -1,0 +1,96 @@
+"""The ``pos-adapter`` command line."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Coroutine
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+from adapter.settings import Settings, SettingsError, load_settings
+
+app = typer.Typer(
+    help="pos-adapter: connects a restaurant POS to OpenApp over RabbitMQ.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+T = TypeVar("T")
+
+
+def run_async(coro: Coroutine[Any, Any, T]) -> T:
+    """Run on uvloop when it is installed: the broker client is faster on it."""
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - Windows
+        return asyncio.run(coro)
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        return runner.run(coro)
+
+
+def settings_or_exit() -> Settings:
+    try:
+        return load_settings()
+    except SettingsError as exc:
+        typer.echo(f"pos-adapter: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+@app.command()
+def run() -> None:
+    """Run the worker (configuration from POS_ADAPTER_* environment variables)."""
+    from adapter.logging import configure_logging
+    from adapter.worker import Worker
+
+    settings = settings_or_exit()
+    configure_logging(settings.log_level, settings.log_format)
+
+    async def main() -> int:
+        worker = Worker(settings)
+        worker.install_signal_handlers()
+        return await worker.run()
+
+    raise typer.Exit(run_async(main()))
+
+
+@app.command("mock-pos")
+def mock_pos(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8081,
+) -> None:
+    """Run the mock POS server (seed data, POS API, push channel, control API)."""
+    from pos_drivers.mock import serve
+
+    serve(host, port)
+
+
+@app.command()
+def schema(
+    out: Annotated[Path, typer.Option("--out", help="Directory to write the files to.")],
+) -> None:
+    """Write one JSON Schema file per message type of the contract."""
+    from schemas import write_json_schemas
+
+    for path in write_json_schemas(out):
+        typer.echo(str(path))
+
+
+@app.command()
+def demo(
+    table: Annotated[str, typer.Option(help="The mock POS table to play with.")] = "T5",
+) -> None:
+    """Start the mock POS and the adapter, play a short table scenario, print the messages."""
+    from adapter.demo import run_demo
+
+    settings = settings_or_exit()
+    raise typer.Exit(run_async(run_demo(settings, table)))
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

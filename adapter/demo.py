@@ -1,0 +1,160 @@
+"""``pos-adapter demo``: the mock POS and the adapter in one process, a table played through.
+
+It plays OpenApp's side on the local broker: asks for a table's snapshot after a waiter
+put lines on it, then watches the changes the waiter and the kitchen make, until the
+check is paid and the stream ends with ORDER_CLOSED.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import tempfile
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import aio_pika
+from aio_pika.abc import AbstractIncomingMessage
+from rich.console import Console
+from rich.panel import Panel
+from rich.table import Table
+
+from adapter.settings import LogFormat, LogLevel, Settings
+from adapter.worker import Worker
+from pos_drivers.mock import MockPosControl, MockPosServer
+
+console = Console()
+WAIT = 15.0
+
+
+async def run_demo(settings: Settings, table: str) -> int:
+    try:
+        probe = await aio_pika.connect(settings.amqp_url, timeout=5)
+    except Exception:
+        console.print(
+            f"[red]No RabbitMQ answers at {_safe_url(settings.amqp_url)}[/red]: start one with "
+            "`rabbitmq-server -detached` (or `docker run -p 5672:5672 rabbitmq:3`) and run "
+            "`make demo` again."
+        )
+        return 1
+    await probe.close()
+    with tempfile.TemporaryDirectory() as tmp:
+        return await _play(settings, table, Path(tmp))
+
+
+def _safe_url(url: str) -> str:
+    return url.split("@")[-1] if "@" in url else url
+
+
+async def _play(base: Settings, table: str, tmp: Path) -> int:
+    async with MockPosServer() as pos, MockPosControl(pos.url) as control:
+        await control.reset()
+        settings = base.model_copy(
+            update={
+                "pos_url": pos.url,
+                "store_url": f"sqlite+aiosqlite:///{tmp / 'demo.db'}",
+                "inbox_queue": False,
+                "log_level": LogLevel.WARNING,
+                "log_format": LogFormat.CONSOLE,
+            }
+        )
+        from adapter.logging import configure_logging
+
+        configure_logging(settings.log_level, settings.log_format)
+        console.rule(f"[bold]pos-adapter demo[/bold]: mock POS at {pos.url}, table {table}")
+        worker = Worker(settings)
+        running = asyncio.create_task(worker.run())
+        await asyncio.wait_for(worker.started.wait(), WAIT)
+        try:
+            await _scenario(settings, control, table)
+        finally:
+            worker.request_stop()
+            await running
+    console.rule("[bold green]done[/bold green]")
+    return 0
+
+
+async def _scenario(settings: Settings, control: MockPosControl, table: str) -> None:
+    connection = await aio_pika.connect(settings.amqp_url)
+    async with connection:
+        channel = await connection.channel()
+        events = await channel.get_exchange(settings.events_exchange)
+        commands = await channel.get_exchange(settings.commands_exchange)
+        queue = await channel.declare_queue(exclusive=True, auto_delete=True)
+        await queue.bind(events, routing_key=f"{settings.location_id}.#")
+        received: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+
+        async def on_event(message: AbstractIncomingMessage) -> None:
+            async with message.process():
+                await received.put(json.loads(message.body))
+
+        await queue.consume(on_event)
+
+        console.print("[cyan]waiter[/cyan] seats table and adds 2 × ceviche, 1 × chicha")
+        order = await control.add_waiter_lines(
+            table, [{"productId": "ceviche", "quantity": 2}, {"productId": "chicha", "quantity": 1}]
+        )
+        request = _snapshot_request(settings.location_id, table)
+        _show("OpenApp → POS", request)
+        await commands.publish(
+            aio_pika.Message(json.dumps(request).encode(), content_type="application/json",
+                             message_id=request["messageId"], type=request["messageType"]),
+            routing_key=f"{settings.location_id}.{request['messageType']}",
+        )
+        _show("POS → OpenApp", await asyncio.wait_for(received.get(), WAIT))
+
+        console.print("[cyan]waiter[/cyan] adds 1 × pisco sour")
+        await control.add_waiter_lines(table, [{"productId": "pisco-sour", "quantity": 1}])
+        _show("POS → OpenApp", await asyncio.wait_for(received.get(), WAIT))
+
+        first_line = order["lines"][0]["lineId"]
+        console.print("[cyan]kitchen[/cyan] starts preparing the ceviche")
+        await control.patch_line(first_line, status="PREPARING")
+        _show("POS → OpenApp", await asyncio.wait_for(received.get(), WAIT))
+
+        console.print("[cyan]cashier[/cyan] takes payment and closes the check")
+        await control.close_table(table)
+        _show("POS → OpenApp", await asyncio.wait_for(received.get(), WAIT))
+
+
+def _snapshot_request(location_id: str, table: str) -> dict[str, Any]:
+    return {
+        "messageId": str(uuid.uuid4()),
+        "messageType": "TableOrderSnapshotRequested",
+        "schemaVersion": 1,
+        "locationId": location_id,
+        "occurredAt": datetime.now(UTC).isoformat(),
+        "correlationId": None,
+        "expiresAt": None,
+        "payload": {
+            "posTableId": table,
+            "tableSessionId": str(uuid.uuid4()),
+            "reason": "SESSION_START",
+        },
+    }
+
+
+def _show(direction: str, message: dict[str, Any]) -> None:
+    payload = message.get("payload", {})
+    title = f"{direction}  [bold]{message.get('messageType')}[/bold]"
+    facts = Table.grid(padding=(0, 2))
+    for key in ("outcome", "changeType", "sequence", "streamId", "posTableId", "reason"):
+        if payload.get(key) is not None:
+            facts.add_row(key, str(payload[key]))
+    snapshot = payload.get("snapshot")
+    if snapshot:
+        facts.add_row("check", f"{snapshot.get('posOrderId')} ({snapshot.get('orderStatus')}), "
+                      f"version {snapshot.get('version')}")
+        for line in snapshot.get("lines", []):
+            facts.add_row(
+                "  line",
+                f"{line['quantity']} × {line['name']}  {line['totalPrice'] / 100:.2f} "
+                f"{snapshot.get('currency')}  {line['status']}  ({line['origin']})",
+            )
+        totals = snapshot.get("totals", {})
+        facts.add_row("total", f"{totals.get('total', 0) / 100:.2f} {snapshot.get('currency')}")
+    if payload.get("rejection"):
+        facts.add_row("rejection", json.dumps(payload["rejection"]))
+    console.print(Panel(facts, title=title, title_align="left", expand=False))

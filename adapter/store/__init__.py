@@ -1,0 +1,6 @@
+"""The adapter's store: SQLAlchemy async, SQLite by default, PostgreSQL by URL."""
+
+from adapter.store._migrate import alembic_config, migrate
+from adapter.store._store import OutboxRow, SqlStore, now
+
+__all__ = ["OutboxRow", "SqlStore", "alembic_config", "migrate", "now"]

@@ -1,0 +1,51 @@
+"""Engines for the store: SQLite tuned for one writer, or PostgreSQL.
+
+SQLite gets WAL (readers never block the writer), ``synchronous=NORMAL`` (a committed
+transaction survives a process crash such as kill -9; only a power loss can drop the
+last commits), a busy timeout, and write transactions that begin IMMEDIATE: a deferred
+BEGIN that later upgrades to a write lock fails under concurrent writers in WAL.
+Writes go through one connection (the group committer), reads through a small pool.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+BUSY_TIMEOUT_MS = 10_000
+
+
+def is_sqlite(url: str) -> bool:
+    return make_url(url).get_backend_name() == "sqlite"
+
+
+def create_engines(url: str) -> tuple[AsyncEngine, AsyncEngine]:
+    """The (writer, reader) engines for ``url``."""
+    if not is_sqlite(url):
+        writer = create_async_engine(url, pool_size=2, max_overflow=2, pool_pre_ping=True)
+        reader = create_async_engine(url, pool_size=5, max_overflow=5, pool_pre_ping=True)
+        return writer, reader
+    writer = create_async_engine(url, pool_size=1, max_overflow=0)
+    reader = create_async_engine(url, pool_size=4, max_overflow=4)
+    _tune_sqlite(writer, immediate=True)
+    _tune_sqlite(reader, immediate=False)
+    return writer, reader
+
+
+def _tune_sqlite(engine: AsyncEngine, *, immediate: bool) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Take transaction control from the driver so that BEGIN is ours to emit.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")

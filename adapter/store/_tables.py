@@ -1,0 +1,104 @@
+"""The store's tables (SQLAlchemy Core). Migrations in ``migrations/`` create them."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    text,
+)
+
+metadata = MetaData()
+
+ID = 128
+
+# SQLite only gives AUTOINCREMENT semantics to INTEGER PRIMARY KEY.
+OutboxId = BigInteger().with_variant(Integer(), "sqlite")
+
+inbox = Table(
+    "inbox",
+    metadata,
+    Column("message_id", String(ID), primary_key=True),
+    Column("location_id", String(ID), nullable=False),
+    Column("message_type", String(64), nullable=False),
+    Column("pos_table_id", String(ID)),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("outcome", String(64), nullable=False),
+    Column("result_message_id", String(ID)),
+    Column("result_type", String(64)),
+    Column("result_body", LargeBinary),
+    Column("redeliveries", Integer, nullable=False, server_default=text("0")),
+    Index("ix_inbox_received_at", "received_at"),
+)
+
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", OutboxId, primary_key=True, autoincrement=True),
+    Column("location_id", String(ID), nullable=False),
+    Column("message_id", String(ID), nullable=False),
+    Column("message_type", String(64), nullable=False),
+    Column("correlation_id", String(ID)),
+    Column("pos_table_id", String(ID)),
+    Column("occurred_at", DateTime(timezone=True), nullable=False),
+    Column("body", LargeBinary, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("sent_at", DateTime(timezone=True)),
+    Index(
+        "ix_outbox_unsent",
+        "id",
+        sqlite_where=text("sent_at IS NULL"),
+        postgresql_where=text("sent_at IS NULL"),
+    ),
+)
+
+streams = Table(
+    "streams",
+    metadata,
+    Column("stream_id", String(ID), primary_key=True),
+    Column("location_id", String(ID), nullable=False),
+    Column("pos_table_id", String(ID), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("table_session_id", String(ID)),
+    Column("session_ids", Text, nullable=False),
+    Column("opening_message_id", String(ID), nullable=False),
+    Column("last_sequence", Integer, nullable=False),
+    Column("baseline", Text, nullable=False),
+    Column("opened_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("closed_at", DateTime(timezone=True)),
+    Index(
+        "ux_streams_active_table",
+        "location_id",
+        "pos_table_id",
+        unique=True,
+        sqlite_where=text("status = 'ACTIVE'"),
+        postgresql_where=text("status = 'ACTIVE'"),
+    ),
+    Index("ix_streams_table", "location_id", "pos_table_id", "opened_at"),
+)
+
+submissions = Table(
+    "submissions",
+    metadata,
+    Column("location_id", String(ID), primary_key=True),
+    Column("submission_id", String(ID), primary_key=True),
+    Column("pos_table_id", String(ID), nullable=False),
+    Column("table_session_id", String(ID)),
+    Column("message_id", String(ID), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("outcome", String(32)),
+    Column("result_payload", LargeBinary),
+    Column("created_lines", Text, nullable=False),
+    Column("pos_order_id", String(ID)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)

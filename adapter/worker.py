@@ -1,0 +1,177 @@
+"""The worker's life: start every part, run until told to stop, stop gracefully.
+
+Start: configure logging, migrate the store, open the POS driver, connect to the broker
+(robust: it reconnects by itself), declare the topology, then start the outbox relay,
+the watcher and the consumer. Stop (SIGTERM/SIGINT): stop consuming, let in-flight
+commands finish within the grace period, stop the watcher, flush the outbox, close.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from contextlib import suppress
+
+import aio_pika
+import structlog
+from aio_pika.abc import AbstractRobustConnection
+
+from adapter.amqp import CommandConsumer, OutboxRelay, declare_topology
+from adapter.settings import QueueType, Settings
+from adapter.store import SqlStore, now
+from handlers import (
+    Backoff,
+    Dispatcher,
+    HandlerContext,
+    SnapshotHandler,
+    TableLocks,
+)
+from handlers.watcher import Watcher
+from pos_drivers import DriverConfig, PosDriver, load_driver
+from schemas import MessageType
+
+log = structlog.get_logger("pos_adapter.worker")
+
+PRUNE_INTERVAL = 3600.0
+
+
+def build_driver(settings: Settings) -> PosDriver:
+    driver_class = load_driver(settings.driver)
+    config = DriverConfig(
+        pos_url=settings.pos_url,
+        request_timeout=min(settings.pos_request_timeout, settings.pos_deadline),
+        options=settings.driver_options(),
+    )
+    return driver_class(config)
+
+
+async def connect_broker(settings: Settings, stop: asyncio.Event) -> AbstractRobustConnection:
+    """Connect, retrying with back-off until the broker answers or we are told to stop."""
+    backoff = Backoff(initial=0.5, maximum=10.0)
+    while True:
+        try:
+            return await aio_pika.connect_robust(
+                settings.amqp_url,
+                client_properties={"connection_name": f"pos-adapter {settings.location_id}"},
+            )
+        except (ConnectionError, OSError, aio_pika.exceptions.AMQPError) as exc:
+            delay = backoff.next_delay()
+            log.warning("broker unreachable", error=str(exc) or repr(exc), retry_in=round(delay, 2))
+            with suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), delay)
+            if stop.is_set():
+                raise
+
+
+class Worker:
+    """One adapter process serving one location."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.stop_requested = asyncio.Event()
+        self.started = asyncio.Event()
+        self.store: SqlStore | None = None
+        self.watcher: Watcher | None = None
+        self.relay: OutboxRelay | None = None
+        self.consumer: CommandConsumer | None = None
+
+    def request_stop(self) -> None:
+        self.stop_requested.set()
+
+    def install_signal_handlers(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.request_stop)
+
+    async def run(self) -> int:
+        settings = self.settings
+        structlog.contextvars.bind_contextvars(locationId=settings.location_id)
+        store = self.store = SqlStore(settings.store_url)
+        await store.start()
+        driver = build_driver(settings)
+        await driver.open()
+        connection: AbstractRobustConnection | None = None
+        tasks: list[asyncio.Task[None]] = []
+        try:
+            connection = await connect_broker(settings, self.stop_requested)
+            tasks = await self._start(connection, store, driver)
+            log.info("pos-adapter started", driver=settings.driver,
+                     queue=settings.command_queue, queue_type=settings.queue_type.value)
+            self.started.set()
+            await self._until_stop(tasks)
+            await self._shutdown()
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            if connection is not None:
+                await connection.close()
+            await driver.aclose()
+            await store.close()
+        log.info("pos-adapter stopped")
+        return 0
+
+    async def _start(
+        self, connection: AbstractRobustConnection, store: SqlStore, driver: PosDriver
+    ) -> list[asyncio.Task[None]]:
+        settings = self.settings
+        consume_channel = await connection.channel()
+        await consume_channel.set_qos(prefetch_count=settings.prefetch)
+        topology = await declare_topology(consume_channel, settings)
+        publish_channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
+        dead_letter_channel = await connection.channel(
+            publisher_confirms=True, on_return_raises=True
+        )
+        dead_letter = await dead_letter_channel.get_exchange(settings.dead_letter_exchange)
+        self.relay = OutboxRelay(store, publish_channel, settings.events_exchange)
+        ctx = HandlerContext(
+            location_id=settings.location_id,
+            store=store,
+            driver=driver,
+            locks=TableLocks(),
+            pos_deadline=settings.pos_deadline,
+            stream_max_age=settings.stream_max_age,
+        )
+        self.watcher = Watcher(ctx, poll_interval=settings.poll_interval, mode=settings.change_mode)
+        ctx.listener = self.watcher
+        dispatcher = Dispatcher(
+            ctx,
+            {MessageType.TABLE_ORDER_SNAPSHOT_REQUESTED: SnapshotHandler(ctx)},
+            max_bytes=settings.max_message_bytes,
+            count_redeliveries=settings.queue_type is QueueType.CLASSIC,
+            max_redeliveries=settings.max_redeliveries,
+        )
+        self.consumer = CommandConsumer(
+            topology.command_queue, dead_letter, settings.location_id, dispatcher
+        )
+        tasks = [
+            asyncio.create_task(self.relay.run(), name="outbox-relay"),
+            asyncio.create_task(self.watcher.run(), name="watcher"),
+            asyncio.create_task(self._prune_loop(store), name="pruner"),
+        ]
+        await self.consumer.start()
+        return tasks
+
+    async def _until_stop(self, tasks: list[asyncio.Task[None]]) -> None:
+        """Wait for a stop request; a background part that dies stops the worker."""
+        stop = asyncio.create_task(self.stop_requested.wait())
+        done, _ = await asyncio.wait([stop, *tasks], return_when=asyncio.FIRST_COMPLETED)
+        stop.cancel()
+        for task in done:
+            if task is not stop and not task.cancelled() and task.exception() is not None:
+                raise RuntimeError(f"{task.get_name()} failed") from task.exception()
+
+    async def _shutdown(self) -> None:
+        grace = self.settings.shutdown_grace
+        log.info("stopping: no new commands, finishing in-flight work", grace_s=grace)
+        if self.consumer is not None:
+            await self.consumer.stop(grace)
+        if self.relay is not None and not await self.relay.flush(grace):
+            log.warning("outbox not flushed within the grace period; it goes out on restart")
+
+    async def _prune_loop(self, store: SqlStore) -> None:
+        from datetime import timedelta
+
+        while True:
+            await store.prune(now() - timedelta(seconds=self.settings.retention))
+            await asyncio.sleep(PRUNE_INTERVAL)

@@ -1,0 +1,95 @@
+"""What every command handler shares: the checks before the POS, and answering."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from handlers._context import HandlerContext
+from handlers._messages import inbox_entry, outgoing
+from handlers._records import OutgoingMessage, WriteSet
+from schemas import MessageType, ParsedCommand, Rejection, RejectionReason, WireModel
+
+
+class CommandHandler(Protocol):
+    async def handle(self, command: ParsedCommand) -> None:
+        """Answer ``command`` (under its table's lock, inbox already checked)."""
+        ...
+
+    def rejected(self, command: ParsedCommand, rejection: Rejection) -> WireModel:
+        """The result payload that rejects ``command`` as a whole."""
+        ...
+
+
+def rejection(
+    reason: RejectionReason, message: str, *, pos_detail: str | None = None
+) -> Rejection:
+    return Rejection(
+        reason=reason,
+        message=message,
+        retryable=reason is RejectionReason.POS_UNAVAILABLE,
+        pos_detail=pos_detail,
+    )
+
+
+def precheck(ctx: HandlerContext, command: ParsedCommand) -> Rejection | None:
+    """The rejections that need no POS: invalid, foreign location, expired."""
+    envelope = command.envelope
+    if envelope is None:
+        return rejection(RejectionReason.INVALID_REQUEST, f"invalid request: {command.error}")
+    if envelope.location_id != ctx.location_id:
+        return rejection(
+            RejectionReason.LOCATION_MISMATCH,
+            f"location {envelope.location_id!r} is not served by this adapter "
+            f"(it serves {ctx.location_id!r})",
+        )
+    if envelope.expires_at is not None and envelope.expires_at <= ctx.clock():
+        return rejection(
+            RejectionReason.EXPIRED,
+            f"the command expired at {envelope.expires_at.isoformat()}; the POS was not called",
+        )
+    if command.payload is None:
+        return rejection(RejectionReason.INVALID_REQUEST, f"invalid request: {command.error}")
+    return None
+
+
+def answer(
+    ctx: HandlerContext,
+    command: ParsedCommand,
+    payload: WireModel,
+    outcome: str,
+    writes: WriteSet | None = None,
+) -> tuple[WriteSet, OutgoingMessage]:
+    """Add the result and the inbox row to ``writes`` (after any change messages)."""
+    writes = writes or WriteSet()
+    now = ctx.clock()
+    result = outgoing(
+        payload,
+        location_id=ctx.location_id,
+        correlation_id=command.message_id,
+        pos_table_id=command.pos_table_id,
+        occurred_at=now,
+    )
+    writes.outbox.append(result)
+    writes.inbox = inbox_entry(
+        message_id=command.message_id,
+        message_type=str(command.message_type),
+        location_id=ctx.location_id,
+        pos_table_id=command.pos_table_id,
+        received_at=now,
+        outcome=outcome,
+        result=result,
+    )
+    return writes, result
+
+
+async def reject(
+    ctx: HandlerContext, handler: CommandHandler, command: ParsedCommand, why: Rejection
+) -> None:
+    writes, _ = answer(ctx, command, handler.rejected(command, why), f"REJECTED:{why.reason}")
+    await ctx.store.commit(writes)
+
+
+RESULT_OF = {
+    MessageType.TABLE_ORDER_SNAPSHOT_REQUESTED: MessageType.TABLE_ORDER_SNAPSHOT_RESOLUTION_RESULT,
+    MessageType.ORDER_SUBMISSION_REQUESTED: MessageType.ORDER_SUBMISSION_RESULT,
+}

@@ -1,0 +1,37 @@
+"""What every handler shares: the location, the store, the driver, the clock and limits."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from handlers._locks import TableLocks
+from handlers._records import Store
+from pos_drivers import PosDriver
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class StreamListener:
+    """Told when a command opens or ends a stream, so the watcher follows the table."""
+
+    def stream_opened(self, pos_table_id: str) -> None:
+        """A stream became active for the table."""
+
+    def stream_ended(self, pos_table_id: str) -> None:
+        """The table's stream closed or expired."""
+
+
+@dataclass(slots=True)
+class HandlerContext:
+    location_id: str
+    store: Store
+    driver: PosDriver
+    locks: TableLocks
+    pos_deadline: float = 8.0
+    stream_max_age: float = 12 * 3600.0
+    listener: StreamListener = field(default_factory=StreamListener)
+    clock: Callable[[], datetime] = utc_now

@@ -1,0 +1,119 @@
+"""From a driver's PosCheck to the contract's Snapshot.
+
+A line is ``OPENAPP`` when one of this adapter's submissions created it: the driver
+hands back the external reference ``"<submissionId>:<lineId>"`` the adapter gave it, and
+the submission is in the store. Every other line is ``POS`` (waiter, kitchen, terminal,
+the POS's own QR diners).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+
+from handlers._records import Store
+from pos_drivers import PosCheck, PosDiscount, PosLine
+from schemas import (
+    Discount,
+    Line,
+    LineOrigin,
+    LineStatus,
+    Modifier,
+    OrderStatus,
+    Snapshot,
+    Totals,
+    compute_totals,
+    line_total,
+)
+
+
+def external_ref(submission_id: str, line_id: str) -> str:
+    return f"{submission_id}:{line_id}"
+
+
+def _ref_candidates(ref: str) -> list[str]:
+    """Every submissionId a reference could start with (ids may contain ':')."""
+    return [ref[:i] for i, char in enumerate(ref) if char == ":"]
+
+
+async def resolve_own_lines(
+    store: Store, location_id: str, lines: Iterable[PosLine]
+) -> dict[str, str]:
+    """posLineId -> openAppLineId for the lines our submissions created."""
+    with_refs = [line for line in lines if line.external_ref]
+    if not with_refs:
+        return {}
+    candidates = sorted({c for line in with_refs for c in _ref_candidates(line.external_ref or "")})
+    known = {r.submission_id for r in await store.submissions_by_ids(location_id, candidates)}
+    own: dict[str, str] = {}
+    for line in with_refs:
+        ref = line.external_ref or ""
+        for candidate in _ref_candidates(ref):
+            if candidate in known:
+                own[line.line_id] = ref[len(candidate) + 1 :]
+                break
+    return own
+
+
+def to_snapshot(
+    check: PosCheck,
+    *,
+    pos_table_id: str,
+    own_lines: Mapping[str, str],
+    version: int,
+    captured_at: datetime,
+) -> Snapshot:
+    lines = tuple(_line(line, own_lines.get(line.line_id)) for line in check.lines)
+    discounts = tuple(_discount(discount) for discount in check.discounts)
+    if check.totals is not None:
+        totals = Totals(
+            subtotal=check.totals.subtotal,
+            discount_total=check.totals.discount_total,
+            tax_total=check.totals.tax_total,
+            total=max(0, check.totals.total),
+        )
+    else:
+        totals = compute_totals(lines, discounts)
+    return Snapshot(
+        pos_table_id=pos_table_id,
+        table_name=check.table_name,
+        pos_order_id=check.order_id,
+        order_status=OrderStatus.OPEN if check.order_id else OrderStatus.NONE,
+        currency=check.currency,
+        lines=lines if check.order_id else (),
+        discounts=discounts if check.order_id else (),
+        totals=totals,
+        version=version,
+        captured_at=captured_at,
+    )
+
+
+def _line(line: PosLine, open_app_line_id: str | None) -> Line:
+    modifiers = tuple(
+        Modifier(
+            modifier_id=m.modifier_id, name=m.name, quantity=m.quantity, unit_price=m.unit_price
+        )
+        for m in line.modifiers
+    )
+    return Line(
+        pos_line_id=line.line_id,
+        product_id=line.product_id,
+        name=line.name,
+        quantity=line.quantity,
+        unit_price=line.unit_price,
+        total_price=line_total(line.quantity, line.unit_price, modifiers),
+        status=LineStatus(line.status.value),
+        origin=LineOrigin.OPENAPP if open_app_line_id else LineOrigin.POS,
+        open_app_line_id=open_app_line_id,
+        notes=line.notes,
+        modifiers=modifiers,
+    )
+
+
+def _discount(discount: PosDiscount) -> Discount:
+    return Discount(
+        pos_discount_id=discount.discount_id,
+        name=discount.name,
+        amount=discount.amount,
+        pos_line_id=discount.line_id,
+    )

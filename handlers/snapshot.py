@@ -1,0 +1,142 @@
+"""TableOrderSnapshotRequested -> TableOrderSnapshotResolutionResult (contract §4.1/4.2)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import cast
+
+import structlog
+
+from handlers._command import answer, precheck, reject, rejection
+from handlers._context import HandlerContext
+from handlers._pos import call_pos
+from handlers._records import StreamRecord, WriteSet
+from handlers._snapshots import resolve_own_lines, to_snapshot
+from handlers._streams import advance_stream, expire_stream, is_expired, open_stream
+from pos_drivers import PosError, PosUnavailable, TableNotFound, TableUnavailable
+from schemas import (
+    ParsedCommand,
+    Rejection,
+    RejectionReason,
+    Snapshot,
+    SnapshotOutcome,
+    TableOrderSnapshotRequested,
+    TableOrderSnapshotResolutionResult,
+)
+
+log = structlog.get_logger("pos_adapter.snapshot")
+
+
+class SnapshotHandler:
+    def __init__(self, ctx: HandlerContext) -> None:
+        self.ctx = ctx
+
+    def rejected(
+        self, command: ParsedCommand, why: Rejection
+    ) -> TableOrderSnapshotResolutionResult:
+        return TableOrderSnapshotResolutionResult(
+            pos_table_id=command.pos_table_id,
+            table_session_id=command.table_session_id,
+            outcome=SnapshotOutcome.REJECTED,
+            rejection=why,
+        )
+
+    async def handle(self, command: ParsedCommand) -> None:
+        ctx = self.ctx
+        why = precheck(ctx, command)
+        if why is not None:
+            await reject(ctx, self, command, why)
+            return
+        request = cast(TableOrderSnapshotRequested, command.payload)
+        table = request.pos_table_id
+        writes = WriteSet()
+        stream = await ctx.store.active_stream(ctx.location_id, table)
+        if stream is not None and is_expired(stream, ctx.clock(), ctx.stream_max_age):
+            log.info("stream expired", stream_id=stream.stream_id)
+            writes.streams.append(expire_stream(stream, ctx.clock()))
+            stream = None
+        try:
+            current = await self._read(table)
+        except PosError as exc:
+            await reject(ctx, self, command, _pos_rejection(exc))
+            return
+        stream = self._advance(stream, current, writes)
+        if stream is None:
+            stream = open_stream(
+                location_id=ctx.location_id,
+                pos_table_id=table,
+                table_session_id=request.table_session_id,
+                opening_message_id=command.message_id,
+                snapshot=current,
+                now=ctx.clock(),
+            )
+            log.info("stream opened", stream_id=stream.stream_id)
+            _put_stream(writes, stream)
+        elif stream.table_session_id != request.table_session_id:
+            stream = _with_session(stream, request.table_session_id)
+            _put_stream(writes, stream)
+        result = TableOrderSnapshotResolutionResult(
+            pos_table_id=table,
+            table_session_id=request.table_session_id,
+            outcome=SnapshotOutcome.RESOLVED,
+            stream_id=stream.stream_id,
+            snapshot=current.model_copy(update={"version": stream.last_sequence}),
+        )
+        answer(ctx, command, result, SnapshotOutcome.RESOLVED.value, writes)
+        await ctx.store.commit(writes)
+        ctx.listener.stream_opened(table)
+
+    async def _read(self, table: str) -> Snapshot:
+        ctx = self.ctx
+        check = await call_pos(lambda: ctx.driver.read_check(table), ctx.pos_deadline)
+        own = await resolve_own_lines(ctx.store, ctx.location_id, check.lines)
+        return to_snapshot(
+            check, pos_table_id=table, own_lines=own, version=0, captured_at=ctx.clock()
+        )
+
+    def _advance(
+        self, stream: StreamRecord | None, current: Snapshot, writes: WriteSet
+    ) -> StreamRecord | None:
+        """Push what the read reveals first; None when the stream's check has closed."""
+        if stream is None:
+            return None
+        advance = advance_stream(stream, current, self.ctx.clock())
+        if advance.changed:
+            _put_stream(writes, advance.stream)
+            writes.outbox.extend(advance.messages)
+        if advance.closed:
+            log.info("stream closed", stream_id=stream.stream_id)
+            return None
+        return advance.stream
+
+
+def _put_stream(writes: WriteSet, stream: StreamRecord) -> None:
+    """Keep one (the latest) write per stream in the write set."""
+    writes.streams = [s for s in writes.streams if s.stream_id != stream.stream_id]
+    writes.streams.append(stream)
+
+
+def _with_session(stream: StreamRecord, table_session_id: str) -> StreamRecord:
+    sessions = stream.session_ids
+    if table_session_id not in sessions:
+        sessions = (*sessions, table_session_id)
+    return replace(stream, table_session_id=table_session_id, session_ids=sessions)
+
+
+def _pos_rejection(exc: PosError) -> Rejection:
+    if isinstance(exc, TableNotFound):
+        return rejection(RejectionReason.TABLE_NOT_FOUND, exc.message, pos_detail=exc.pos_detail)
+    if isinstance(exc, TableUnavailable):
+        return rejection(
+            RejectionReason.TABLE_UNAVAILABLE, exc.message, pos_detail=exc.pos_detail
+        )
+    if isinstance(exc, PosUnavailable):
+        return rejection(
+            RejectionReason.POS_UNAVAILABLE,
+            f"the POS is unavailable: {exc.message}",
+            pos_detail=exc.pos_detail,
+        )
+    return rejection(
+        RejectionReason.POS_UNAVAILABLE, f"the POS failed: {exc.message}", pos_detail=exc.pos_detail
+    )
+

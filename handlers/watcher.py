@@ -1,0 +1,262 @@
+"""The watcher: follows every active stream of a location and pushes what the POS changed.
+
+It learns which tables may have changed through the best the driver offers:
+
+- ``push``: the driver's push channel names the tables; after every (re)connection every
+  watched table is read again (nothing is replayed). A batch poll, when the driver has
+  one, runs beside it as a backup.
+- ``poll``: one "what changed since this cursor" call per interval, whatever the number
+  of tables; an unknown cursor resynchronises every watched table.
+- ``table-poll``: the last resort, one read per watched table per interval.
+
+A table that may have changed is read under its lock (the lock commands take), diffed
+against the stream's baseline, and the new baseline, sequence and change messages are
+committed together. While the POS fails, the watcher backs off and keeps its streams:
+no stream is closed and no change invented because a read failed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from enum import StrEnum
+
+import structlog
+
+from handlers._backoff import Backoff
+from handlers._context import HandlerContext, StreamListener
+from handlers._records import WriteSet
+from handlers._snapshots import resolve_own_lines, to_snapshot
+from handlers._streams import advance_stream, expire_stream, is_expired
+from pos_drivers import Capability, CursorExpired, PosError
+
+log = structlog.get_logger("pos_adapter.watcher")
+
+
+class ChangeMode(StrEnum):
+    AUTO = "auto"
+    PUSH = "push"
+    POLL = "poll"
+    TABLE_POLL = "table-poll"
+
+
+class Watcher(StreamListener):
+    def __init__(
+        self,
+        ctx: HandlerContext,
+        *,
+        poll_interval: float = 2.0,
+        mode: ChangeMode = ChangeMode.AUTO,
+        concurrency: int = 8,
+        expiry_check_interval: float = 60.0,
+    ) -> None:
+        self.ctx = ctx
+        self.poll_interval = poll_interval
+        self.mode = self._resolve_mode(mode)
+        self.expiry_check_interval = expiry_check_interval
+        self._watched: set[str] = set()
+        self._dirty: set[str] = set()
+        self._syncing: set[str] = set()
+        self._wakeup = asyncio.Event()
+        self._slots = asyncio.Semaphore(concurrency)
+        self._pos_backoff = Backoff(initial=0.2, maximum=10.0)
+        self._pos_ok = asyncio.Event()
+        self._pos_ok.set()
+        self.pos_calls = 0
+        self.changes_pushed = 0
+
+    # -- StreamListener --------------------------------------------------------------
+
+    def stream_opened(self, pos_table_id: str) -> None:
+        self._watched.add(pos_table_id)
+
+    def stream_ended(self, pos_table_id: str) -> None:
+        self._watched.discard(pos_table_id)
+
+    @property
+    def watched(self) -> frozenset[str]:
+        return frozenset(self._watched)
+
+    def mark_dirty(self, pos_table_id: str) -> None:
+        if pos_table_id in self._watched:
+            self._dirty.add(pos_table_id)
+            self._wakeup.set()
+
+    def mark_all_dirty(self) -> None:
+        self._dirty |= self._watched
+        self._wakeup.set()
+
+    # -- running ---------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Recover the active streams from the store, then watch until cancelled."""
+        tables = await self.ctx.store.active_stream_tables(self.ctx.location_id)
+        self._watched.update(table for table, _opened in tables)
+        log.info("watching", streams=len(self._watched), mode=self.mode.value)
+        self.mark_all_dirty()
+        loops = [self._sync_loop(), self._expiry_loop()]
+        driver = self.ctx.driver
+        if self.mode is ChangeMode.PUSH:
+            loops.append(self._push_loop())
+            if driver.supports(Capability.BATCH_CHANGES):
+                loops.append(self._batch_poll_loop())
+        elif self.mode is ChangeMode.POLL:
+            loops.append(self._batch_poll_loop())
+        else:
+            loops.append(self._table_poll_loop())
+        tasks = [asyncio.create_task(loop) for loop in loops]
+        try:
+            await asyncio.gather(*tasks)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    def _resolve_mode(self, mode: ChangeMode) -> ChangeMode:
+        driver = self.ctx.driver
+        if mode is not ChangeMode.AUTO:
+            return mode
+        if driver.supports(Capability.PUSH_CHANGES):
+            return ChangeMode.PUSH
+        if driver.supports(Capability.BATCH_CHANGES):
+            return ChangeMode.POLL
+        return ChangeMode.TABLE_POLL
+
+    async def _push_loop(self) -> None:
+        backoff = Backoff(initial=0.5, maximum=10.0)
+        while True:
+            try:
+                async for event in self.ctx.driver.push_events():
+                    backoff.reset()
+                    if event.table_id is None:
+                        self.mark_all_dirty()
+                    else:
+                        self.mark_dirty(event.table_id)
+            except PosError as exc:
+                log.warning("push channel failed", error=exc.message)
+            await asyncio.sleep(backoff.next_delay())
+
+    async def _batch_poll_loop(self) -> None:
+        cursor: str | None = None
+        backoff = Backoff(initial=self.poll_interval, maximum=max(30.0, self.poll_interval))
+        while True:
+            try:
+                self.pos_calls += 1
+                changed = await self.ctx.driver.changes_since(cursor)
+            except CursorExpired:
+                log.info("change cursor unknown to the POS: resynchronising every table")
+                cursor = None
+                self.mark_all_dirty()
+                continue
+            except PosError as exc:
+                delay = backoff.next_delay()
+                log.warning("change poll failed", error=exc.message, retry_in=round(delay, 2))
+                await asyncio.sleep(delay)
+                continue
+            backoff.reset()
+            cursor = changed.cursor
+            for table in changed.table_ids:
+                self.mark_dirty(table)
+            await asyncio.sleep(self.poll_interval)
+
+    async def _table_poll_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.poll_interval)
+            self.mark_all_dirty()
+
+    async def _expiry_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.expiry_check_interval)
+            now = self.ctx.clock()
+            tables = await self.ctx.store.active_stream_tables(self.ctx.location_id)
+            for table, opened_at in tables:
+                if (now - opened_at).total_seconds() > self.ctx.stream_max_age:
+                    await self._expire(table)
+
+    async def _expire(self, table: str) -> None:
+        ctx = self.ctx
+        async with ctx.locks.hold(ctx.location_id, table):
+            stream = await ctx.store.active_stream(ctx.location_id, table)
+            if stream is None or not is_expired(stream, ctx.clock(), ctx.stream_max_age):
+                return
+            await ctx.store.commit(WriteSet(streams=[expire_stream(stream, ctx.clock())]))
+        self.stream_ended(table)
+        log.info("stream expired: no longer watched", stream_id=stream.stream_id,
+                 posTableId=table, age_limit_s=ctx.stream_max_age)
+
+    # -- reading tables --------------------------------------------------------------
+
+    async def _sync_loop(self) -> None:
+        tasks: set[asyncio.Task[None]] = set()
+        try:
+            while True:
+                await self._wakeup.wait()
+                self._wakeup.clear()
+                await self._pos_ok.wait()
+                ready = self._dirty - self._syncing
+                for table in ready:
+                    self._dirty.discard(table)
+                    self._syncing.add(table)
+                    task = asyncio.create_task(self._sync_guarded(table))
+                    tasks.add(task)
+                    task.add_done_callback(tasks.discard)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _sync_guarded(self, table: str) -> None:
+        try:
+            async with self._slots:
+                await self.sync_table(table)
+            self._pos_backoff.reset()
+        except PosError as exc:
+            self._dirty.add(table)
+            await self._pause_for_pos(exc)
+        except Exception:
+            log.exception("table sync failed", posTableId=table)
+            self._dirty.add(table)
+            await self._pause_for_pos(None)
+        finally:
+            self._syncing.discard(table)
+            if self._dirty:
+                self._wakeup.set()
+
+    async def _pause_for_pos(self, exc: PosError | None) -> None:
+        """Hold every read back for a while: the POS (or the store) is in trouble."""
+        if not self._pos_ok.is_set():
+            return
+        self._pos_ok.clear()
+        delay = self._pos_backoff.next_delay()
+        log.warning("POS read failed; streams kept, retrying",
+                    error=exc.message if exc else "unexpected", retry_in=round(delay, 2))
+        try:
+            await asyncio.sleep(delay)
+        finally:
+            self._pos_ok.set()
+            self._wakeup.set()
+
+    async def sync_table(self, table: str) -> None:
+        """Read the table and push what changed since the stream's baseline."""
+        ctx = self.ctx
+        async with ctx.locks.hold(ctx.location_id, table):
+            stream = await ctx.store.active_stream(ctx.location_id, table)
+            if stream is None:
+                self.stream_ended(table)
+                return
+            self.pos_calls += 1
+            check = await ctx.driver.read_check(table)
+            own = await resolve_own_lines(ctx.store, ctx.location_id, check.lines)
+            current = to_snapshot(
+                check, pos_table_id=table, own_lines=own, version=0, captured_at=ctx.clock()
+            )
+            advance = advance_stream(stream, current, ctx.clock())
+            if not advance.changed:
+                return
+            await ctx.store.commit(WriteSet(streams=[advance.stream], outbox=advance.messages))
+        self.changes_pushed += len(advance.messages)
+        if advance.messages:
+            log.info("changes pushed", posTableId=table, stream_id=stream.stream_id,
+                     count=len(advance.messages), sequence=advance.stream.last_sequence)
+        if advance.closed:
+            self.stream_ended(table)
+
