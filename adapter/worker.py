@@ -132,7 +132,12 @@ class Worker:
             pos_deadline=settings.pos_deadline,
             stream_max_age=settings.stream_max_age,
         )
-        self.watcher = Watcher(ctx, poll_interval=settings.poll_interval, mode=settings.change_mode)
+        self.watcher = Watcher(
+            ctx,
+            poll_interval=settings.poll_interval,
+            mode=settings.change_mode,
+            expiry_check_interval=min(60.0, settings.stream_max_age / 4),
+        )
         ctx.listener = self.watcher
         dispatcher = Dispatcher(
             ctx,

@@ -62,6 +62,7 @@ class Watcher(StreamListener):
         self._pos_ok = asyncio.Event()
         self._pos_ok.set()
         self.pos_calls = 0
+        self.pos_failures = 0
         self.changes_pushed = 0
 
     # -- StreamListener --------------------------------------------------------------
@@ -132,6 +133,7 @@ class Watcher(StreamListener):
                     else:
                         self.mark_dirty(event.table_id)
             except PosError as exc:
+                self.pos_failures += 1
                 log.warning("push channel failed", error=exc.message)
             await asyncio.sleep(backoff.next_delay())
 
@@ -148,6 +150,7 @@ class Watcher(StreamListener):
                 self.mark_all_dirty()
                 continue
             except PosError as exc:
+                self.pos_failures += 1
                 delay = backoff.next_delay()
                 log.warning("change poll failed", error=exc.message, retry_in=round(delay, 2))
                 await asyncio.sleep(delay)
@@ -210,6 +213,7 @@ class Watcher(StreamListener):
                 await self.sync_table(table)
             self._pos_backoff.reset()
         except PosError as exc:
+            self.pos_failures += 1
             self._dirty.add(table)
             await self._pause_for_pos(exc)
         except Exception:
