@@ -77,9 +77,11 @@ class OutboxRelay:
     def notify(self, rows: list[OutboxRow]) -> None:
         """Take rows just committed (called by the store, in id order)."""
         if self._loading:
+            # The load's query may have run already: keep them for after it.
             self._notified_while_loading.extend(rows)
-        else:
+        elif not self._reload:
             self._enqueue(rows)
+        # Otherwise a load is due, and it will read these committed rows from the store.
         self._idle.clear()
         self._wakeup.set()
 
@@ -127,6 +129,7 @@ class OutboxRelay:
     async def _load(self) -> None:
         """Queue the owed rows from the store: from ``_reload_from`` or the first unsent."""
         self._loading = True
+        self._pending.clear()
         try:
             first = self._reload_from
             self._last_queued = 0 if first is None else first - 1

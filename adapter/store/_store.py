@@ -269,9 +269,8 @@ class SqlStore:
         return await future
 
     async def _drain(self) -> None:
-        """Wait until everything submitted so far is written."""
-        if self._sent_ids or self._pending:
-            await self._submit(_noop)
+        """Wait until everything submitted so far is written (a batch may be mid-commit)."""
+        await self._submit(_noop)
 
     # -- the committer ---------------------------------------------------------------
 
