@@ -1,0 +1,118 @@
+"""The OpenApp POS wire contract v1 as pydantic models (no I/O).
+
+Python attributes are snake_case; the wire names are camelCase (``snapshot.pos_table_id``
+is ``posTableId``). Incoming commands go through :func:`parse_command`; outgoing messages
+are made with :func:`build_message` and serialised with :func:`encode_message`.
+"""
+
+from ._changes import TableOrderSnapshotChanged
+from ._common import (
+    ChangeType,
+    Discount,
+    ItemRejectionReason,
+    Line,
+    LineOrigin,
+    LineStatus,
+    Modifier,
+    OrderContextType,
+    OrderStatus,
+    Rejection,
+    RejectionReason,
+    Snapshot,
+    SnapshotOutcome,
+    SnapshotReason,
+    SubmissionOutcome,
+    Totals,
+    WireModel,
+    compute_totals,
+    line_total,
+)
+from ._envelope import SCHEMA_VERSION, Envelope, Message, MessageType, encode_message
+from ._errors import PoisonMessage, describe_validation_error
+from ._health import PosHealthReported
+from ._json_schema import message_json_schema, write_json_schemas
+from ._parse import DEFAULT_MAX_BYTES, ParsedCommand, parse_command
+from ._registry import (
+    COMMAND_TYPES,
+    MESSAGE_MODELS,
+    PAYLOAD_MODELS,
+    RESULT_TYPES,
+    CommandPayload,
+    build_message,
+    message_type_of,
+)
+from ._snapshot import (
+    SNAPSHOT_REJECTION_REASONS,
+    TableOrderSnapshotRequested,
+    TableOrderSnapshotResolutionResult,
+)
+from ._submission import (
+    SUBMISSION_REJECTION_REASONS,
+    AcceptedItem,
+    EchoedOrderContext,
+    OrderContext,
+    OrderSubmissionRequested,
+    OrderSubmissionResult,
+    Payment,
+    Receipt,
+    RejectedItem,
+    SubmissionItem,
+    SubmissionModifier,
+)
+
+__all__ = [
+    "COMMAND_TYPES",
+    "DEFAULT_MAX_BYTES",
+    "MESSAGE_MODELS",
+    "PAYLOAD_MODELS",
+    "RESULT_TYPES",
+    "SCHEMA_VERSION",
+    "SNAPSHOT_REJECTION_REASONS",
+    "SUBMISSION_REJECTION_REASONS",
+    "AcceptedItem",
+    "ChangeType",
+    "CommandPayload",
+    "Discount",
+    "EchoedOrderContext",
+    "Envelope",
+    "ItemRejectionReason",
+    "Line",
+    "LineOrigin",
+    "LineStatus",
+    "Message",
+    "MessageType",
+    "Modifier",
+    "OrderContext",
+    "OrderContextType",
+    "OrderStatus",
+    "OrderSubmissionRequested",
+    "OrderSubmissionResult",
+    "ParsedCommand",
+    "Payment",
+    "PoisonMessage",
+    "PosHealthReported",
+    "Receipt",
+    "RejectedItem",
+    "Rejection",
+    "RejectionReason",
+    "Snapshot",
+    "SnapshotOutcome",
+    "SnapshotReason",
+    "SubmissionItem",
+    "SubmissionModifier",
+    "SubmissionOutcome",
+    "TableOrderSnapshotChanged",
+    "TableOrderSnapshotRequested",
+    "TableOrderSnapshotResolutionResult",
+    "Totals",
+    "WireModel",
+    "build_message",
+    "compute_totals",
+    "describe_validation_error",
+    "encode_message",
+    "line_total",
+    "message_json_schema",
+    "message_type_of",
+    "parse_command",
+    "write_json_schemas",
+]

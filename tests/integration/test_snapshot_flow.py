@@ -12,6 +12,7 @@ import pytest
 from adapter.testing import OpenAppClient
 from adapter.worker import Worker
 from pos_drivers.mock import MockPosControl
+from tests.integration.conftest import StartAdapter
 
 pytestmark = pytest.mark.rabbitmq
 
@@ -127,15 +128,16 @@ async def test_pos_down_answers_pos_unavailable_within_the_deadline(
     assert elapsed < deadline + 1.0, f"answered after {elapsed:.2f} s (deadline {deadline} s)"
 
 
-async def test_slow_then_healthy_pos_is_retried(
-    adapter: Worker, openapp: OpenAppClient, pos: MockPosControl
+async def test_a_failing_pos_call_is_retried_within_the_deadline(
+    start_adapter: StartAdapter, openapp: OpenAppClient, pos: MockPosControl
 ) -> None:
-    await pos.set_faults(error_rate=0.5)
+    await pos.set_faults(error_rate=0.3)
 
-    results = [
-        await openapp.result_for(await openapp.send(SNAPSHOT, request(f"T{n}")))
-        for n in range(1, 6)
-    ]
+    async with start_adapter(pos_deadline=6):
+        results = [
+            await openapp.result_for(await openapp.send(SNAPSHOT, request(f"T{n}")))
+            for n in range(1, 6)
+        ]
 
     assert all(r.payload["outcome"] == "RESOLVED" for r in results)
 
