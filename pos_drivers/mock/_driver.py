@@ -1,0 +1,385 @@
+"""The ``mock`` driver: the mock POS's API over HTTP, mapped to the driver interface.
+
+One long-lived ``httpx.AsyncClient`` (keep-alive); one attempt per call. Answers map to
+errors as follows:
+
+- connection errors, timeouts, 5xx, 429 -> PosUnavailable (``retry_after`` from 429);
+- 404 ``TABLE_NOT_FOUND`` -> TableNotFound; 409 ``ORDER_CLOSED`` -> OrderClosed;
+  409 ``DUPLICATE_REF`` -> DuplicateReference with the lines holding the references;
+- 422 -> ItemsRejected, one ItemRejection per failing line;
+- 410 -> CursorExpired; any other refusal -> PosBusinessError.
+
+``pos_detail`` is the POS's error code. Options (``DriverConfig.options``): ``currency``
+for a table without a check (the mock's answer has none; default ``PEN``),
+``push_read_timeout`` (seconds without a byte, pings included, before the event stream
+is deemed dead; default 30), ``push_backoff_initial`` / ``push_backoff_max`` (0.1 / 2.0).
+The mock has no modifiers: a line with ``modifier_ids`` is refused before the call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
+from typing import Any, ClassVar, NoReturn, TypeVar
+from urllib.parse import quote
+
+import httpx
+from httpx_sse import aconnect_sse
+
+from pos_drivers._base import DriverConfig, PosDriver
+from pos_drivers._errors import (
+    CursorExpired,
+    DuplicateReference,
+    ItemReason,
+    ItemRejection,
+    ItemsRejected,
+    OrderClosed,
+    PosBusinessError,
+    PosError,
+    PosUnavailable,
+    TableNotFound,
+)
+from pos_drivers._models import (
+    AddedLines,
+    Capability,
+    ChangedTables,
+    LineStatus,
+    NewLine,
+    PosCheck,
+    PosDiscount,
+    PosLine,
+    PosModifier,
+    PosProduct,
+    PushEvent,
+)
+
+T = TypeVar("T")
+
+_REASON_TEXT = {
+    ItemReason.UNKNOWN_PRODUCT: "unknown product {product}",
+    ItemReason.DELISTED: "{product} is not on sale",
+    ItemReason.OUT_OF_STOCK: "{product} is out of stock",
+    ItemReason.INSUFFICIENT_STOCK: "only {available} of {product} left",
+    ItemReason.PRICE_CHANGED: "the price of {product} is now {price}",
+}
+
+
+class _StreamRefused(Exception):
+    """The event stream answered something other than 200."""
+
+
+def _option(config: DriverConfig, key: str, default: float) -> float:
+    return float(config.options.get(key, default))
+
+
+class MockDriver(PosDriver):
+    """Driver for the mock POS that ships with the adapter (``pos-adapter mock-pos``)."""
+
+    name: ClassVar[str] = "mock"
+    capabilities: ClassVar[frozenset[Capability]] = frozenset(
+        {Capability.PUSH_CHANGES, Capability.BATCH_CHANGES, Capability.EXTERNAL_REFS}
+    )
+
+    def __init__(
+        self, config: DriverConfig, *, transport: httpx.AsyncBaseTransport | None = None
+    ) -> None:
+        """``transport`` replaces the network (tests of answers the mock never gives)."""
+        super().__init__(config)
+        self._transport = transport
+        self._client: httpx.AsyncClient | None = None
+        self._closed = False
+        self._table_names: dict[str, str] = {}
+        self._currency = config.options.get("currency", "PEN")
+        self._push_timeout = _option(config, "push_read_timeout", 30.0)
+        self._backoff_initial = _option(config, "push_backoff_initial", 0.1)
+        self._backoff_max = _option(config, "push_backoff_max", 2.0)
+
+    @property
+    def _http(self) -> httpx.AsyncClient:
+        if self._closed:
+            raise RuntimeError("the mock driver is closed")
+        if self._client is None:
+            self._client = httpx.AsyncClient(
+                base_url=self.config.pos_url,
+                timeout=self.config.request_timeout,
+                limits=httpx.Limits(max_connections=100, max_keepalive_connections=100),
+                transport=self._transport,
+                headers={"Accept": "application/json"},
+                verify=_needs_tls(self.config.pos_url),
+            )
+        return self._client
+
+    async def open(self) -> None:
+        self._closed = False
+        self._http  # noqa: B018  (creates the client)
+
+    async def aclose(self) -> None:
+        """Close the client; a running ``push_events`` then ends."""
+        self._closed = True
+        client, self._client = self._client, None
+        if client is not None:
+            await client.aclose()
+
+    # -- calls ------------------------------------------------------------------------
+
+    async def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+        """One attempt; the answer's JSON, or the mapped driver error."""
+        try:
+            response = await self._http.request(method, path, **kwargs)
+        except httpx.TimeoutException as exc:
+            raise PosUnavailable(f"the POS did not answer in time ({exc!r})") from exc
+        except httpx.TransportError as exc:
+            raise PosUnavailable(f"cannot reach the POS ({exc!r})") from exc
+        if response.is_success:
+            try:
+                return response.json()
+            except ValueError as exc:
+                raise PosUnavailable("the POS answered something that is not JSON") from exc
+        _raise_for(response)
+
+    async def read_check(self, table_id: str) -> PosCheck:
+        order = await self._call("GET", f"/tables/{_seg(table_id)}/order")
+        name = await self._table_name(table_id)
+        return _parsed(_check, order, table_id, name, self._currency)
+
+    async def _table_name(self, table_id: str) -> str:
+        name = self._table_names.get(table_id)
+        if name is None:
+            await self._load_tables()
+            name = self._table_names.get(table_id, table_id)
+        return name
+
+    async def _load_tables(self) -> None:
+        tables = await self._call("GET", "/tables")
+        self._table_names = _parsed(lambda t: {x["tableId"]: str(x["name"]) for x in t}, tables)
+
+    async def list_products(self) -> Mapping[str, PosProduct]:
+        products = await self._call("GET", "/products")
+        return _parsed(lambda ps: {p["productId"]: _product(p) for p in ps}, products)
+
+    async def add_lines(
+        self, table_id: str, expected_order_id: str | None, lines: Sequence[NewLine]
+    ) -> AddedLines:
+        _refuse_modifiers(lines)
+        body = {"orderId": expected_order_id, "lines": [_new_line(line) for line in lines]}
+        order = await self._call("POST", f"/tables/{_seg(table_id)}/order/lines", json=body)
+        return _parsed(_added, order, len(lines))
+
+    async def find_lines(self, table_id: str, ref_prefix: str) -> tuple[PosLine, ...]:
+        found = await self._call(
+            "GET", f"/tables/{_seg(table_id)}/order/lines", params={"externalRef": ref_prefix}
+        )
+        return _parsed(lambda f: tuple(_line(x) for x in f["lines"]), found)
+
+    async def changes_since(self, cursor: str | None) -> ChangedTables:
+        params = {} if cursor is None else {"since": cursor}
+        answer = await self._call("GET", "/orders/changes", params=params)
+        return _parsed(_changed, answer)
+
+    async def ping(self) -> bool:
+        """A POS API call (faults apply) that also refreshes the table names."""
+        try:
+            await self._load_tables()
+        except PosError:
+            return False
+        return True
+
+    # -- push -------------------------------------------------------------------------
+
+    async def push_events(self) -> AsyncGenerator[PushEvent, None]:
+        """Follow ``/events``, reconnecting with exponential back-off.
+
+        Yields ``PushEvent(None)`` after each successful connection. Close it with
+        ``contextlib.aclosing`` (or cancel the consumer) to stop; it also ends when the
+        driver is closed.
+        """
+        delay = self._backoff_initial
+        while not self._closed:
+            try:
+                async with contextlib.aclosing(self._one_stream()) as stream:
+                    async for event in stream:
+                        delay = self._backoff_initial
+                        yield event
+            except (httpx.HTTPError, _StreamRefused):
+                pass
+            if self._closed:
+                return
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, self._backoff_max)
+
+    async def _one_stream(self) -> AsyncGenerator[PushEvent, None]:
+        timeout = httpx.Timeout(self.config.request_timeout, read=self._push_timeout)
+        async with aconnect_sse(self._http, "GET", "/events", timeout=timeout) as source:
+            if source.response.status_code != 200:
+                raise _StreamRefused(source.response.status_code)
+            yield PushEvent(None)
+            async for sse in source.aiter_sse():
+                yield PushEvent(_event_table(sse.data))
+
+
+# -- answers to models ---------------------------------------------------------------
+
+
+def _needs_tls(url: str) -> bool:
+    """Load certificates only for https: loading them costs ~25 ms per client."""
+    return url.lower().startswith("https:")
+
+
+def _seg(value: str) -> str:
+    return quote(value, safe="")
+
+
+def _parsed(parse: Callable[..., T], *args: Any) -> T:
+    """``parse(*args)``, a malformed answer being a (transient) PosUnavailable."""
+    try:
+        return parse(*args)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise PosUnavailable(f"unexpected answer from the POS ({exc!r})") from exc
+
+
+def _event_table(data: str) -> str | None:
+    """The table an event names; None (resynchronise everything) if it names none."""
+    try:
+        table_id = json.loads(data)["tableId"]
+    except (ValueError, KeyError, TypeError):
+        return None
+    return table_id if isinstance(table_id, str) else None
+
+
+def _line(raw: Mapping[str, Any]) -> PosLine:
+    return PosLine(
+        line_id=raw["lineId"],
+        product_id=raw["productId"],
+        name=raw["name"],
+        quantity=int(raw["quantity"]),
+        unit_price=int(raw["unitPrice"]),
+        status=LineStatus(raw["status"]),
+        notes=raw.get("notes"),
+        modifiers=tuple(_modifier(m) for m in raw.get("modifiers") or ()),
+        external_ref=raw.get("externalRef"),
+    )
+
+
+def _modifier(raw: Mapping[str, Any]) -> PosModifier:
+    return PosModifier(
+        raw["modifierId"], raw["name"], int(raw.get("quantity", 1)), int(raw["unitPrice"])
+    )
+
+
+def _discount(raw: Mapping[str, Any]) -> PosDiscount:
+    return PosDiscount(raw["discountId"], raw["name"], int(raw["amount"]), raw.get("lineId"))
+
+
+def _check(order: Mapping[str, Any], table_id: str, name: str, currency: str) -> PosCheck:
+    return PosCheck(
+        table_id=table_id,
+        table_name=name,
+        order_id=order["orderId"],
+        currency=order.get("currency") or currency,
+        lines=tuple(_line(x) for x in order["lines"]),
+        discounts=tuple(_discount(x) for x in order["discounts"]),
+    )
+
+
+def _product(raw: Mapping[str, Any]) -> PosProduct:
+    stock = raw.get("stock")
+    return PosProduct(
+        raw["productId"],
+        raw["name"],
+        int(raw["price"]),
+        bool(raw["available"]),
+        None if stock is None else int(stock),
+    )
+
+
+def _added(order: Mapping[str, Any], count: int) -> AddedLines:
+    """The order's last ``count`` lines: the mock appends a call's lines together, in order."""
+    lines = order["lines"][-count:] if count else []
+    return AddedLines(order["orderId"], tuple(_line(x) for x in lines))
+
+
+def _changed(answer: Mapping[str, Any]) -> ChangedTables:
+    tables = frozenset(str(change["tableId"]) for change in answer["changes"])
+    return ChangedTables(tables, answer["cursor"])
+
+
+def _new_line(line: NewLine) -> dict[str, object]:
+    return {
+        "productId": line.product_id,
+        "quantity": line.quantity,
+        "unitPrice": line.unit_price,
+        "notes": line.notes,
+        "externalRef": line.external_ref,
+    }
+
+
+def _refuse_modifiers(lines: Sequence[NewLine]) -> None:
+    rejections = tuple(
+        ItemRejection(
+            index,
+            ItemReason.UNKNOWN_PRODUCT,
+            f"the mock POS has no modifiers ({', '.join(line.modifier_ids)})",
+            pos_detail="MODIFIERS_NOT_SUPPORTED",
+        )
+        for index, line in enumerate(lines)
+        if line.modifier_ids
+    )
+    if rejections:
+        raise ItemsRejected("modifiers are not supported", rejections=rejections)
+
+
+# -- errors --------------------------------------------------------------------------
+
+
+def _error_body(response: httpx.Response) -> tuple[str | None, str, list[Any]]:
+    """(code, message, lines) of an error answer, whatever its shape."""
+    try:
+        body = response.json()
+        return str(body["error"]), str(body.get("message", "")), list(body.get("lines") or [])
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None, response.text[:200] or response.reason_phrase, []
+
+
+def _raise_for(response: httpx.Response) -> NoReturn:
+    status = response.status_code
+    code, message, lines = _error_body(response)
+    text = f"{status} {code or response.reason_phrase}: {message}"
+    if status == 429 or status >= 500:
+        raise PosUnavailable(text, pos_detail=code, retry_after=_retry_after(response))
+    if status == 404 and code == "TABLE_NOT_FOUND":
+        raise TableNotFound(message, pos_detail=code)
+    if status == 409 and code == "ORDER_CLOSED":
+        raise OrderClosed(message, pos_detail=code)
+    if status == 409 and code == "DUPLICATE_REF":
+        existing = _parsed(lambda xs: tuple(_line(x) for x in xs), lines)
+        raise DuplicateReference(message, existing=existing, pos_detail=code)
+    if status == 422:
+        rejections = _parsed(lambda xs: tuple(_rejection(x) for x in xs), lines)
+        raise ItemsRejected(message, rejections=rejections, pos_detail=code)
+    if status == 410:
+        raise CursorExpired(message, pos_detail=code)
+    raise PosBusinessError(text, pos_detail=code)
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    try:
+        return float(response.headers["Retry-After"])
+    except (KeyError, ValueError):
+        return None
+
+
+def _rejection(raw: Mapping[str, Any]) -> ItemRejection:
+    reason = ItemReason(raw["error"])
+    text = _REASON_TEXT[reason].format(
+        product=raw.get("productId"), available=raw.get("available"), price=raw.get("currentPrice")
+    )
+    return ItemRejection(
+        index=int(raw["index"]),
+        reason=reason,
+        message=text,
+        pos_detail=raw["error"],
+        available_quantity=raw.get("available"),
+        current_unit_price=raw.get("currentPrice"),
+    )
