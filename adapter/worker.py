@@ -17,7 +17,7 @@ import structlog
 from aio_pika.abc import AbstractRobustConnection
 
 from adapter.amqp import CommandConsumer, OutboxRelay, declare_topology
-from adapter.settings import QueueType, Settings
+from adapter.settings import QueueType, Settings, SubmissionPolicy
 from adapter.store import SqlStore, now
 from handlers import (
     Backoff,
@@ -26,6 +26,7 @@ from handlers import (
     SnapshotHandler,
     TableLocks,
 )
+from handlers.submission import SubmissionHandler
 from handlers.watcher import Watcher
 from pos_drivers import DriverConfig, PosDriver, load_driver
 from schemas import MessageType
@@ -141,7 +142,12 @@ class Worker:
         ctx.listener = self.watcher
         dispatcher = Dispatcher(
             ctx,
-            {MessageType.TABLE_ORDER_SNAPSHOT_REQUESTED: SnapshotHandler(ctx)},
+            {
+                MessageType.TABLE_ORDER_SNAPSHOT_REQUESTED: SnapshotHandler(ctx),
+                MessageType.ORDER_SUBMISSION_REQUESTED: SubmissionHandler(
+                    ctx, atomic=settings.submission_policy is SubmissionPolicy.ATOMIC
+                ),
+            },
             max_bytes=settings.max_message_bytes,
             count_redeliveries=settings.queue_type is QueueType.CLASSIC,
             max_redeliveries=settings.max_redeliveries,

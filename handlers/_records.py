@@ -101,7 +101,11 @@ class CreatedLine:
 
 @dataclass(frozen=True, slots=True)
 class SubmissionRecord:
-    """An order submission; ``result_payload`` is the stored outcome (JSON) once DONE."""
+    """An order submission.
+
+    ``plan`` (JSON) is what was decided before the POS call: the items refused before it
+    and the check expected; ``result_payload`` is the stored result payload once DONE.
+    """
 
     submission_id: str
     location_id: str
@@ -111,6 +115,7 @@ class SubmissionRecord:
     state: SubmissionState
     outcome: str | None
     result_payload: bytes | None
+    plan: bytes | None
     created_lines: tuple[CreatedLine, ...]
     pos_order_id: str | None
     created_at: datetime

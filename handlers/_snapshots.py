@@ -63,7 +63,7 @@ def to_snapshot(
     version: int,
     captured_at: datetime,
 ) -> Snapshot:
-    lines = tuple(_line(line, own_lines.get(line.line_id)) for line in check.lines)
+    lines = tuple(to_line(line, own_lines.get(line.line_id)) for line in check.lines)
     discounts = tuple(_discount(discount) for discount in check.discounts)
     if check.totals is not None:
         totals = Totals(
@@ -88,7 +88,7 @@ def to_snapshot(
     )
 
 
-def _line(line: PosLine, open_app_line_id: str | None) -> Line:
+def to_line(line: PosLine, open_app_line_id: str | None) -> Line:
     modifiers = tuple(
         Modifier(
             modifier_id=m.modifier_id, name=m.name, quantity=m.quantity, unit_price=m.unit_price

@@ -7,13 +7,23 @@ lock, so a result's version and the changes around it never contradict each othe
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
 from handlers._messages import outgoing
 from handlers._records import OutgoingMessage, StreamRecord, StreamStatus
+from handlers._snapshots import to_line
 from handlers.diff import closed_snapshot, diff_snapshots
-from schemas import ChangeType, LineOrigin, Snapshot, TableOrderSnapshotChanged
+from pos_drivers import PosLine
+from schemas import (
+    ChangeType,
+    LineOrigin,
+    OrderStatus,
+    Snapshot,
+    TableOrderSnapshotChanged,
+    compute_totals,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +136,39 @@ def advance_stream(stream: StreamRecord, current: Snapshot, now: datetime) -> Ad
         updated_at=now,
     )
     return Advance(updated, messages, True)
+
+
+def join_own_lines(
+    stream: StreamRecord,
+    lines: Sequence[PosLine],
+    open_app_line_ids: Mapping[str, str],
+    order_id: str | None,
+    now: datetime,
+) -> StreamRecord:
+    """The stream with a submission's lines in its baseline: no message, no new version.
+
+    Their later changes are then diffs against the lines as the POS created them, however
+    soon after the submission they happen.
+    """
+    baseline = stream.baseline
+    known = {line.pos_line_id for line in baseline.lines}
+    joined = tuple(
+        to_line(line, open_app_line_ids.get(line.line_id))
+        for line in lines
+        if line.line_id not in known
+    )
+    if not joined and (order_id is None or order_id == baseline.pos_order_id):
+        return stream
+    all_lines = (*baseline.lines, *joined)
+    updated = baseline.model_copy(
+        update={
+            "lines": all_lines,
+            "pos_order_id": order_id or baseline.pos_order_id,
+            "order_status": OrderStatus.OPEN,
+            "totals": compute_totals(all_lines, baseline.discounts),
+        }
+    )
+    return replace(stream, baseline=updated, updated_at=now)
 
 
 def expire_stream(stream: StreamRecord, now: datetime) -> StreamRecord:

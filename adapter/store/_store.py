@@ -411,6 +411,7 @@ class SqlStore:
             "state": record.state.value,
             "outcome": record.outcome,
             "result_payload": record.result_payload,
+            "plan": record.plan,
             "created_lines": json.dumps(
                 [[line.line_id, line.pos_line_id] for line in record.created_lines]
             ),
@@ -514,6 +515,7 @@ def _submission_record(row: Row[Any]) -> SubmissionRecord:
         state=SubmissionState(row.state),
         outcome=row.outcome,
         result_payload=row.result_payload,
+        plan=row.plan,
         created_lines=tuple(CreatedLine(a, b) for a, b in json.loads(row.created_lines)),
         pos_order_id=row.pos_order_id,
         created_at=_utc(row.created_at) or now(),

@@ -97,6 +97,7 @@ submissions = Table(
     Column("state", String(16), nullable=False),
     Column("outcome", String(32)),
     Column("result_payload", LargeBinary),
+    Column("plan", LargeBinary),
     Column("created_lines", Text, nullable=False),
     Column("pos_order_id", String(ID)),
     Column("created_at", DateTime(timezone=True), nullable=False),

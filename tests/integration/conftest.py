@@ -90,6 +90,14 @@ async def start_adapter(settings: Settings, amqp_url: str) -> AsyncIterator[Star
 
 
 @pytest.fixture
+async def process_settings(settings: Settings, amqp_url: str) -> AsyncIterator[Settings]:
+    """Settings for an adapter run as a separate process; its queues are deleted after."""
+    configured = settings.model_copy(update={"inbox_queue": False})
+    yield configured
+    await delete_queues(amqp_url, configured)
+
+
+@pytest.fixture
 async def openapp(amqp_url: str, location_id: str) -> AsyncIterator[OpenAppClient]:
     async with OpenAppClient(amqp_url, location_id) as client:
         yield client

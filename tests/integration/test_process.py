@@ -9,7 +9,6 @@ import os
 import signal
 import sqlite3
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aio_pika
@@ -18,7 +17,7 @@ import pytest
 from adapter.settings import Settings
 from adapter.testing import OpenAppClient
 from pos_drivers.mock import MockPosControl
-from tests.integration.conftest import delete_queues, eventually
+from tests.integration.conftest import eventually
 
 pytestmark = pytest.mark.rabbitmq
 
@@ -76,13 +75,6 @@ class AdapterProcess:
         assert self.process is not None
         self.process.send_signal(signal.SIGTERM)
         return await asyncio.wait_for(self.process.wait(), 30)
-
-
-@pytest.fixture
-async def process_settings(settings: Settings, amqp_url: str) -> AsyncIterator[Settings]:
-    configured = settings.model_copy(update={"inbox_queue": False})
-    yield configured
-    await delete_queues(amqp_url, configured)
 
 
 def owed_rows(store_url: str) -> int:

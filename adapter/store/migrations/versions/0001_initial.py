@@ -88,6 +88,7 @@ def upgrade() -> None:
         sa.Column("state", sa.String(16), nullable=False),
         sa.Column("outcome", sa.String(32)),
         sa.Column("result_payload", sa.LargeBinary),
+        sa.Column("plan", sa.LargeBinary),
         sa.Column("created_lines", sa.Text, nullable=False),
         sa.Column("pos_order_id", sa.String(ID)),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),

@@ -1,0 +1,519 @@
+"""OrderSubmissionRequested -> OrderSubmissionResult (contract §4.3/4.4).
+
+A submission goes onto the POS at most once, whatever the redeliveries, retries and
+crashes:
+
+1. A submissionId already DONE gets its stored outcome in a new result; no POS call.
+2. Under the table's lock the table is read; changes not yet pushed go out first, and a
+   check that closed since the stream's baseline ends the stream (ORDER_CLOSED).
+3. A submission that is not DONE (the worker died during the POS call, or the POS was
+   unavailable) first asks the POS which lines it already created (by external reference
+   ``"<submissionId>:<lineId>"``); if there are any, that is the outcome.
+4. Otherwise the items are checked against the POS's products, the policy decides, the
+   state SUBMITTING (with the plan) is committed, and only then the POS is called.
+5. The outcome, the result and the inbox row are committed together (DONE).
+
+Lines a submission created join the stream without a change message: the watcher and
+the snapshot handler recognise them by their external reference.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from functools import partial
+from typing import TypeVar, cast
+
+import structlog
+
+from handlers._command import answer, precheck, rejection
+from handlers._context import HandlerContext
+from handlers._pos import call_pos
+from handlers._records import (
+    CreatedLine,
+    StreamRecord,
+    StreamStatus,
+    SubmissionRecord,
+    SubmissionState,
+    WriteSet,
+)
+from handlers._snapshots import external_ref, resolve_own_lines, to_snapshot
+from handlers._streams import advance_stream, join_own_lines
+from pos_drivers import (
+    Capability,
+    DuplicateReference,
+    ItemsRejected,
+    NewLine,
+    NotSupported,
+    OrderClosed,
+    PosCheck,
+    PosError,
+    PosLine,
+    PosProduct,
+    PosUnavailable,
+    TableNotFound,
+    TableUnavailable,
+)
+from schemas import (
+    AcceptedItem,
+    EchoedOrderContext,
+    ItemRejectionReason,
+    OrderContextType,
+    OrderSubmissionRequested,
+    OrderSubmissionResult,
+    ParsedCommand,
+    RejectedItem,
+    Rejection,
+    RejectionReason,
+    SubmissionItem,
+    SubmissionOutcome,
+)
+
+log = structlog.get_logger("pos_adapter.submission")
+
+T = TypeVar("T")
+MAX_ROUNDS = 3
+
+
+class _Refused(Exception):
+    """The submission is rejected as a whole (and the answer may be final or not)."""
+
+    def __init__(self, why: Rejection) -> None:
+        super().__init__(why.message)
+        self.why = why
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """What was decided before the POS call: kept so that a retry answers the same."""
+
+    rejected: tuple[RejectedItem, ...]
+    expected_order_id: str | None
+
+    def dump(self) -> bytes:
+        return json.dumps({
+            "rejected": [item.model_dump(mode="json") for item in self.rejected],
+            "expectedOrderId": self.expected_order_id,
+        }).encode()
+
+    @classmethod
+    def load(cls, raw: bytes | None) -> Plan:
+        if not raw:
+            return cls((), None)
+        data = json.loads(raw)
+        rejected = tuple(RejectedItem.model_validate(item) for item in data["rejected"])
+        return cls(rejected, data.get("expectedOrderId"))
+
+
+class SubmissionHandler:
+    def __init__(self, ctx: HandlerContext, *, atomic: bool = False) -> None:
+        self.ctx = ctx
+        self.atomic = atomic
+
+    def rejected(self, command: ParsedCommand, why: Rejection) -> OrderSubmissionResult:
+        request = command.payload
+        items: tuple[RejectedItem, ...] = ()
+        if isinstance(request, OrderSubmissionRequested):
+            items = tuple(_batch_rejected(item) for item in request.items)
+        return OrderSubmissionResult(
+            submission_id=command.submission_id,
+            order_context=EchoedOrderContext.from_raw(command.order_context),
+            outcome=SubmissionOutcome.REJECTED,
+            rejected_items=items,
+            rejection=why,
+        )
+
+    async def handle(self, command: ParsedCommand) -> None:
+        ctx = self.ctx
+        why = precheck(ctx, command) or self._unsupported(command)
+        if why is not None:
+            await self._finish(command, self.rejected(command, why), WriteSet(), None)
+            return
+        request = cast(OrderSubmissionRequested, command.payload)
+        existing = await ctx.store.submission(ctx.location_id, request.submission_id)
+        if existing is not None and existing.state is SubmissionState.DONE:
+            log.info("submission already done: answering its stored outcome",
+                     submissionId=request.submission_id)
+            stored = OrderSubmissionResult.model_validate_json(existing.result_payload or b"")
+            writes, _ = answer(ctx, command, stored, f"REPEATED:{stored.outcome}")
+            await ctx.store.commit(writes)
+            return
+        writes = WriteSet()
+        record = existing or self._record(
+            command, request, SubmissionState.RECEIVED, Plan((), None)
+        )
+        kept: SubmissionRecord | None
+        try:
+            result, kept = await self._submit(command, request, record, writes)
+        except _Refused as refused:
+            result = self.rejected(command, refused.why)
+            # Nothing reached the POS and the answer is not final: nothing to remember.
+            kept = None if existing is None and refused.why.retryable else record
+        await self._finish(command, result, writes, kept)
+
+    def _unsupported(self, command: ParsedCommand) -> Rejection | None:
+        request = command.payload
+        if not isinstance(request, OrderSubmissionRequested):
+            return None
+        if request.order_context.type != OrderContextType.TABLE.value:
+            return rejection(
+                RejectionReason.UNSUPPORTED_ORDER_CONTEXT,
+                f"order context {request.order_context.type!r} is not supported by the "
+                f"{self.ctx.driver.name} driver; only TABLE is",
+            )
+        if request.payment is not None and not self.ctx.driver.supports(
+            Capability.PREPAID_PAYMENTS
+        ):
+            return rejection(
+                RejectionReason.UNSUPPORTED_ORDER_CONTEXT,
+                f"the {self.ctx.driver.name} driver cannot record payments: prepaid "
+                "submissions are not supported",
+            )
+        return None
+
+    async def _finish(
+        self,
+        command: ParsedCommand,
+        result: OrderSubmissionResult,
+        writes: WriteSet,
+        record: SubmissionRecord | None,
+    ) -> None:
+        """Commit the result; the submission becomes DONE unless the POS was unavailable."""
+        ctx = self.ctx
+        retryable = result.rejection is not None and result.rejection.retryable
+        outcome = result.rejection.reason.value if result.rejection else result.outcome.value
+        if record is not None:
+            now = ctx.clock()
+            if retryable:
+                record = replace(record, outcome=outcome, updated_at=now)
+            else:
+                record = replace(
+                    record,
+                    state=SubmissionState.DONE,
+                    outcome=outcome,
+                    result_payload=result.model_dump_json().encode(),
+                    created_lines=tuple(
+                        CreatedLine(item.line_id, item.pos_line_id)
+                        for item in result.accepted_items
+                    ),
+                    pos_order_id=result.pos_order_id,
+                    updated_at=now,
+                )
+            writes.submissions.append(record)
+        answer(ctx, command, result, outcome, writes)
+        await ctx.store.commit(writes)
+
+    # -- the submission proper -----------------------------------------------------------
+
+    async def _submit(
+        self,
+        command: ParsedCommand,
+        request: OrderSubmissionRequested,
+        record: SubmissionRecord,
+        writes: WriteSet,
+    ) -> tuple[OrderSubmissionResult, SubmissionRecord]:
+        ctx = self.ctx
+        table = cast(str, request.order_context.pos_table_id)
+        session = cast(str, request.order_context.table_session_id)
+        check = await self._pos(lambda: ctx.driver.read_check(table))
+        stream, closed = await self._advance_stream(table, check, writes)
+        if record.state is SubmissionState.SUBMITTING:
+            found = await self._earlier_lines(table, request.submission_id)
+            if found:
+                log.info("an earlier attempt reached the POS: answering what it created",
+                         submissionId=request.submission_id, lines=len(found))
+                plan = Plan.load(record.plan)
+                order_id = check.order_id or plan.expected_order_id
+                self._join(stream, request, found, order_id, writes)
+                return self._outcome(request, found, plan.rejected, order_id), record
+        if closed:
+            raise _Refused(rejection(
+                RejectionReason.ORDER_CLOSED,
+                "the table's check was closed since the session started",
+            ))
+        await self._refuse_ended_session(table, session)
+        products = await self._pos(ctx.driver.list_products)
+        to_send, refused = validate_items(request.items, products)
+        if refused and (self.atomic or not to_send):
+            refused += [_batch_rejected(item) for item in to_send]
+            return _result(request, SubmissionOutcome.REJECTED, None, (), refused), record
+        record = self._record(
+            command, request, SubmissionState.SUBMITTING, Plan(tuple(refused), check.order_id),
+            created_at=record.created_at,
+        )
+        await ctx.store.commit(WriteSet(submissions=[record]))
+        created, order_id, late = await self._add_lines(table, check.order_id, request, to_send)
+        self._join(stream, request, created, order_id, writes)
+        return self._outcome(request, created, [*refused, *late], order_id), record
+
+    async def _pos(self, operation: Callable[[], Awaitable[T]]) -> T:
+        """A POS call under the deadline, its failures turned into whole-batch refusals."""
+        try:
+            return await call_pos(operation, self.ctx.pos_deadline)
+        except PosError as exc:
+            raise _Refused(_pos_rejection(exc)) from exc
+
+    async def _advance_stream(
+        self, table: str, check: PosCheck, writes: WriteSet
+    ) -> tuple[StreamRecord | None, bool]:
+        """Push the changes the read reveals: the active stream after them, and whether
+        the stream's check has closed."""
+        ctx = self.ctx
+        stream = await ctx.store.active_stream(ctx.location_id, table)
+        if stream is None:
+            return None, False
+        own = await resolve_own_lines(ctx.store, ctx.location_id, check.lines)
+        current = to_snapshot(check, pos_table_id=table, own_lines=own, version=0,
+                              captured_at=ctx.clock())
+        advance = advance_stream(stream, current, ctx.clock())
+        if advance.changed:
+            writes.streams.append(advance.stream)
+            writes.outbox.extend(advance.messages)
+        if advance.closed:
+            ctx.listener.stream_ended(table)
+            return None, True
+        return advance.stream, False
+
+    def _join(
+        self,
+        stream: StreamRecord | None,
+        request: OrderSubmissionRequested,
+        created: Sequence[PosLine],
+        order_id: str | None,
+        writes: WriteSet,
+    ) -> None:
+        """The created lines join the stream's baseline silently (contract §4.4)."""
+        if stream is None or not created:
+            return
+        prefix = external_ref(request.submission_id, "")
+        line_ids = {
+            line.line_id: (line.external_ref or "")[len(prefix):]
+            for line in created
+            if (line.external_ref or "").startswith(prefix)
+        }
+        joined = join_own_lines(stream, created, line_ids, order_id, self.ctx.clock())
+        writes.streams = [s for s in writes.streams if s.stream_id != joined.stream_id]
+        writes.streams.append(joined)
+
+    async def _refuse_ended_session(self, table: str, session: str) -> None:
+        ctx = self.ctx
+        stream = await ctx.store.stream_for_session(ctx.location_id, table, session)
+        if stream is not None and stream.status is not StreamStatus.ACTIVE:
+            raise _Refused(rejection(
+                RejectionReason.ORDER_CLOSED,
+                f"table session {session} belongs to a stream that ended ({stream.status})",
+            ))
+
+    async def _earlier_lines(self, table: str, submission_id: str) -> tuple[PosLine, ...]:
+        return await self._pos(
+            lambda: self.ctx.driver.find_lines(table, external_ref(submission_id, ""))
+        )
+
+    def _record(
+        self,
+        command: ParsedCommand,
+        request: OrderSubmissionRequested,
+        state: SubmissionState,
+        plan: Plan,
+        *,
+        created_at: datetime | None = None,
+    ) -> SubmissionRecord:
+        now = self.ctx.clock()
+        context = request.order_context
+        return SubmissionRecord(
+            submission_id=request.submission_id,
+            location_id=self.ctx.location_id,
+            pos_table_id=cast(str, context.pos_table_id),
+            table_session_id=context.table_session_id,
+            message_id=command.message_id,
+            state=state,
+            outcome=None,
+            result_payload=None,
+            plan=plan.dump(),
+            created_lines=(),
+            pos_order_id=plan.expected_order_id,
+            created_at=created_at or now,
+            updated_at=now,
+        )
+
+    async def _add_lines(
+        self,
+        table: str,
+        expected_order_id: str | None,
+        request: OrderSubmissionRequested,
+        items: Sequence[SubmissionItem],
+    ) -> tuple[tuple[PosLine, ...], str | None, list[RejectedItem]]:
+        """Add the items; the created lines, the check, and the items the POS refused.
+
+        The POS refuses a batch as a whole when an item changed since it was checked (a
+        price moved meanwhile): under the partial policy the others are sent again.
+        """
+        late: list[RejectedItem] = []
+        for _round in range(MAX_ROUNDS):
+            lines = [_new_line(request.submission_id, item) for item in items]
+            try:
+                add = partial(self.ctx.driver.add_lines, table, expected_order_id, lines)
+                added = await call_pos(add, self.ctx.pos_deadline)
+            except DuplicateReference as duplicate:
+                # A call that timed out went through after all: those are our lines.
+                return duplicate.existing, expected_order_id, late
+            except ItemsRejected as refused:
+                now_refused = _late_rejections(items, refused)
+                late += now_refused
+                refused_ids = {item.line_id for item in now_refused}
+                items = [item for item in items if item.line_id not in refused_ids]
+                if self.atomic or not items or not now_refused:
+                    return (), expected_order_id, late
+                continue
+            except PosError as exc:
+                raise _Refused(_pos_rejection(exc)) from exc
+            return added.lines, added.order_id, late
+        return (), expected_order_id, late
+
+    def _outcome(
+        self,
+        request: OrderSubmissionRequested,
+        created: Sequence[PosLine],
+        refused: Sequence[RejectedItem],
+        order_id: str | None,
+    ) -> OrderSubmissionResult:
+        by_ref = {line.external_ref: line for line in created}
+        accepted = []
+        for item in request.items:
+            line = by_ref.get(external_ref(request.submission_id, item.line_id))
+            if line is not None:
+                accepted.append(AcceptedItem(line_id=item.line_id, pos_line_id=line.line_id,
+                                             quantity=line.quantity, unit_price=line.unit_price))
+        done = {item.line_id for item in accepted} | {item.line_id for item in refused}
+        # An item neither created nor refused before the call: the POS did not take it.
+        missing = [_batch_rejected(i) for i in request.items if i.line_id not in done]
+        rejected = [*refused, *missing]
+        if accepted and rejected:
+            outcome = SubmissionOutcome.PARTIALLY_ACCEPTED
+        elif accepted:
+            outcome = SubmissionOutcome.ACCEPTED
+        else:
+            outcome = SubmissionOutcome.REJECTED
+        return _result(request, outcome, order_id, accepted, rejected)
+
+
+def validate_items(
+    items: Sequence[SubmissionItem], products: Mapping[str, PosProduct]
+) -> tuple[list[SubmissionItem], list[RejectedItem]]:
+    """Split the items into those the POS should take and those it would refuse."""
+    stock_left = {pid: p.stock for pid, p in products.items() if p.stock is not None}
+    ok: list[SubmissionItem] = []
+    refused: list[RejectedItem] = []
+    for item in items:
+        product = products.get(item.product_id)
+        why = _item_problem(item, product, stock_left)
+        if why is not None:
+            refused.append(why)
+            continue
+        ok.append(item)
+        if item.product_id in stock_left:
+            stock_left[item.product_id] = (stock_left[item.product_id] or 0) - item.quantity
+    return ok, refused
+
+
+def _item_problem(
+    item: SubmissionItem, product: PosProduct | None, stock_left: Mapping[str, int | None]
+) -> RejectedItem | None:
+    def refuse(reason: ItemRejectionReason, message: str, **extra: int) -> RejectedItem:
+        return RejectedItem(line_id=item.line_id, reason=reason, message=message,
+                            retryable=False, **extra)
+
+    if product is None:
+        return refuse(ItemRejectionReason.UNKNOWN_PRODUCT,
+                      f"product {item.product_id!r} is not on the POS")
+    if not product.available:
+        return refuse(ItemRejectionReason.DELISTED, f"{product.name} is not available")
+    stock = stock_left.get(item.product_id)
+    if stock is not None and stock <= 0:
+        return refuse(ItemRejectionReason.OUT_OF_STOCK, f"{product.name} is out of stock",
+                      available_quantity=0)
+    if stock is not None and stock < item.quantity:
+        return refuse(ItemRejectionReason.INSUFFICIENT_STOCK,
+                      f"only {stock} {product.name} left", available_quantity=stock)
+    if product.price != item.unit_price:
+        return refuse(ItemRejectionReason.PRICE_CHANGED,
+                      f"{product.name} costs {product.price} now, not {item.unit_price}",
+                      current_unit_price=product.price)
+    return None
+
+
+def _late_rejections(
+    items: Sequence[SubmissionItem], refused: ItemsRejected
+) -> list[RejectedItem]:
+    """The POS's own per-item refusals, mapped onto the submitted items."""
+    mapped = []
+    for why in refused.rejections:
+        if 0 <= why.index < len(items):
+            mapped.append(RejectedItem(
+                line_id=items[why.index].line_id,
+                reason=ItemRejectionReason(why.reason.value),
+                message=why.message,
+                retryable=False,
+                pos_detail=why.pos_detail,
+                available_quantity=why.available_quantity,
+                current_unit_price=why.current_unit_price,
+            ))
+    return mapped
+
+
+def _new_line(submission_id: str, item: SubmissionItem) -> NewLine:
+    return NewLine(
+        product_id=item.product_id,
+        quantity=item.quantity,
+        unit_price=item.unit_price,
+        notes=item.notes,
+        modifier_ids=tuple(m.modifier_id for m in item.modifiers),
+        external_ref=external_ref(submission_id, item.line_id),
+    )
+
+
+def _batch_rejected(item: SubmissionItem) -> RejectedItem:
+    return RejectedItem(
+        line_id=item.line_id,
+        reason=ItemRejectionReason.BATCH_REJECTED,
+        message="the item was fine but the batch was rejected",
+        retryable=False,
+    )
+
+
+def _result(
+    request: OrderSubmissionRequested,
+    outcome: SubmissionOutcome,
+    order_id: str | None,
+    accepted: Sequence[AcceptedItem],
+    rejected: Sequence[RejectedItem],
+) -> OrderSubmissionResult:
+    context = request.order_context
+    return OrderSubmissionResult(
+        submission_id=request.submission_id,
+        order_context=EchoedOrderContext(type=context.type, pos_table_id=context.pos_table_id,
+                                         table_session_id=context.table_session_id),
+        outcome=outcome,
+        pos_order_id=order_id,
+        accepted_items=tuple(accepted),
+        rejected_items=tuple(rejected),
+    )
+
+
+def _pos_rejection(exc: PosError) -> Rejection:
+    if isinstance(exc, TableNotFound):
+        return rejection(RejectionReason.TABLE_NOT_FOUND, exc.message, pos_detail=exc.pos_detail)
+    if isinstance(exc, OrderClosed):
+        return rejection(RejectionReason.ORDER_CLOSED, exc.message, pos_detail=exc.pos_detail)
+    if isinstance(exc, NotSupported):
+        return rejection(RejectionReason.NOT_SUPPORTED, exc.message, pos_detail=exc.pos_detail)
+    if isinstance(exc, TableUnavailable):
+        return rejection(RejectionReason.ORDER_CLOSED, exc.message, pos_detail=exc.pos_detail)
+    if isinstance(exc, PosUnavailable):
+        return rejection(RejectionReason.POS_UNAVAILABLE,
+                         f"the POS is unavailable: {exc.message}", pos_detail=exc.pos_detail)
+    return rejection(RejectionReason.POS_UNAVAILABLE, f"the POS failed: {exc.message}",
+                     pos_detail=exc.pos_detail)
+
