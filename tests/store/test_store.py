@@ -143,7 +143,8 @@ async def test_submission_round_trip(store: SqlStore) -> None:
     record = SubmissionRecord(
         submission_id="sub-1", location_id="loc", pos_table_id="T1", table_session_id="s-1",
         message_id="cmd-1", state=SubmissionState.SUBMITTING, outcome=None, result_payload=None,
-        plan=b'{"rejected": []}', created_lines=(), pos_order_id=None, created_at=NOW, updated_at=NOW,
+        plan=b'{"rejected": []}', created_lines=(), pos_order_id=None, created_at=NOW,
+        updated_at=NOW,
     )
     await store.commit(WriteSet(submissions=[record]))
     done = replace(
