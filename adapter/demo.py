@@ -93,25 +93,43 @@ async def _scenario(settings: Settings, control: MockPosControl, table: str) -> 
         await queue.consume(on_event)
 
         console.print("[cyan]waiter[/cyan] seats table and adds 2 × ceviche, 1 × chicha")
-        order = await control.add_waiter_lines(
+        await control.add_waiter_lines(
             table, [{"productId": "ceviche", "quantity": 2}, {"productId": "chicha", "quantity": 1}]
         )
-        request = _snapshot_request(settings.location_id, table)
-        _show("OpenApp → POS", request)
-        await commands.publish(
-            aio_pika.Message(json.dumps(request).encode(), content_type="application/json",
-                             message_id=request["messageId"], type=request["messageType"]),
-            routing_key=f"{settings.location_id}.{request['messageType']}",
-        )
-        _show("POS → OpenApp", await asyncio.wait_for(received.get(), WAIT))
+        session = str(uuid.uuid4())
+
+        async def send(message: dict[str, Any]) -> dict[str, Any]:
+            _show("OpenApp → POS", message)
+            await commands.publish(
+                aio_pika.Message(json.dumps(message).encode(), content_type="application/json",
+                                 message_id=message["messageId"], type=message["messageType"]),
+                routing_key=f"{settings.location_id}.{message['messageType']}",
+            )
+            answer = await asyncio.wait_for(received.get(), WAIT)
+            _show("POS → OpenApp", answer)
+            return answer
+
+        console.print("[cyan]diner[/cyan] scans the QR code")
+        await send(_command(settings.location_id, "TableOrderSnapshotRequested", {
+            "posTableId": table, "tableSessionId": session, "reason": "SESSION_START"}))
+
+        console.print("[cyan]diner[/cyan] orders a causa, and a suspiro at yesterday's price")
+        result = await send(_command(settings.location_id, "OrderSubmissionRequested", {
+            "submissionId": f"sub-{uuid.uuid4().hex[:8]}",
+            "orderContext": {"type": "TABLE", "posTableId": table, "tableSessionId": session},
+            "items": [
+                {"lineId": "oa-1", "productId": "causa", "quantity": 1, "unitPrice": 2200},
+                {"lineId": "oa-2", "productId": "suspiro", "quantity": 1, "unitPrice": 1200},
+            ],
+        }))
 
         console.print("[cyan]waiter[/cyan] adds 1 × pisco sour")
         await control.add_waiter_lines(table, [{"productId": "pisco-sour", "quantity": 1}])
         _show("POS → OpenApp", await asyncio.wait_for(received.get(), WAIT))
 
-        first_line = order["lines"][0]["lineId"]
-        console.print("[cyan]kitchen[/cyan] starts preparing the ceviche")
-        await control.patch_line(first_line, status="PREPARING")
+        causa = result["payload"]["acceptedItems"][0]["posLineId"]
+        console.print("[cyan]kitchen[/cyan] starts preparing the diner's causa")
+        await control.patch_line(causa, status="PREPARING")
         _show("POS → OpenApp", await asyncio.wait_for(received.get(), WAIT))
 
         console.print("[cyan]cashier[/cyan] takes payment and closes the check")
@@ -119,20 +137,16 @@ async def _scenario(settings: Settings, control: MockPosControl, table: str) -> 
         _show("POS → OpenApp", await asyncio.wait_for(received.get(), WAIT))
 
 
-def _snapshot_request(location_id: str, table: str) -> dict[str, Any]:
+def _command(location_id: str, message_type: str, payload: dict[str, Any]) -> dict[str, Any]:
     return {
         "messageId": str(uuid.uuid4()),
-        "messageType": "TableOrderSnapshotRequested",
+        "messageType": message_type,
         "schemaVersion": 1,
         "locationId": location_id,
         "occurredAt": datetime.now(UTC).isoformat(),
         "correlationId": None,
         "expiresAt": None,
-        "payload": {
-            "posTableId": table,
-            "tableSessionId": str(uuid.uuid4()),
-            "reason": "SESSION_START",
-        },
+        "payload": payload,
     }
 
 
@@ -140,9 +154,19 @@ def _show(direction: str, message: dict[str, Any]) -> None:
     payload = message.get("payload", {})
     title = f"{direction}  [bold]{message.get('messageType')}[/bold]"
     facts = Table.grid(padding=(0, 2))
-    for key in ("outcome", "changeType", "sequence", "streamId", "posTableId", "reason"):
+    for key in ("outcome", "changeType", "sequence", "streamId", "posTableId", "reason",
+                "submissionId", "posOrderId"):
         if payload.get(key) is not None:
             facts.add_row(key, str(payload[key]))
+    for item in payload.get("items", []):
+        facts.add_row("  item", f"{item['quantity']} × {item['productId']} "
+                      f"at {item['unitPrice'] / 100:.2f}")
+    for item in payload.get("acceptedItems", []):
+        facts.add_row("  accepted", f"{item['lineId']} -> POS line {item['posLineId']}")
+    for item in payload.get("rejectedItems", []):
+        extra = item.get("currentUnitPrice")
+        facts.add_row("  rejected", f"{item['lineId']}: {item['reason']}"
+                      + (f" (now {extra / 100:.2f})" if extra is not None else ""))
     snapshot = payload.get("snapshot")
     if snapshot:
         facts.add_row("check", f"{snapshot.get('posOrderId')} ({snapshot.get('orderStatus')}), "
