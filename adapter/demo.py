@@ -35,8 +35,9 @@ async def run_demo(settings: Settings, table: str) -> int:
     except Exception:
         console.print(
             f"[red]No RabbitMQ answers at {_safe_url(settings.amqp_url)}[/red]: start one with "
-            "`rabbitmq-server -detached` (or `docker run -p 5672:5672 rabbitmq:3`) and run "
-            "`make demo` again."
+            "`rabbitmq-server -detached` or `docker run -p 5672:5672 rabbitmq:3`, then run "
+            "`make demo` again.",
+            soft_wrap=True,
         )
         return 1
     await probe.close()
@@ -45,7 +46,9 @@ async def run_demo(settings: Settings, table: str) -> int:
 
 
 def _safe_url(url: str) -> str:
-    return url.split("@")[-1] if "@" in url else url
+    """The URL without its credentials."""
+    scheme, _, rest = url.partition("://")
+    return f"{scheme}://{rest.rpartition('@')[2]}"
 
 
 async def _play(base: Settings, table: str, tmp: Path) -> int:

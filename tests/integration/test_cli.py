@@ -1,0 +1,102 @@
+"""The ``pos-adapter`` commands a person types: demo, schema, mock-pos."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from adapter.settings import Settings
+from tests.integration.conftest import delete_queues
+
+MESSAGE_TYPES = {
+    "TableOrderSnapshotRequested", "TableOrderSnapshotResolutionResult",
+    "OrderSubmissionRequested", "OrderSubmissionResult", "TableOrderSnapshotChanged",
+    "PosHealthReported",
+}
+
+
+async def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None,
+                  timeout: float = 60) -> tuple[int, str, str]:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "adapter.cli", *args,
+        env={**os.environ, "COLUMNS": "120", **(env or {})}, cwd=cwd,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), timeout)
+    assert process.returncode is not None
+    return process.returncode, out.decode(), err.decode()
+
+
+@pytest.mark.rabbitmq
+async def test_demo_plays_a_table_through(
+    amqp_url: str, location_id: str, tmp_path: Path
+) -> None:
+    env = {"POS_ADAPTER_AMQP_URL": amqp_url, "POS_ADAPTER_LOCATION_ID": location_id}
+    try:
+        code, out, err = await run_cli("demo", env=env, cwd=tmp_path)
+    finally:
+        await delete_queues(amqp_url, Settings(amqp_url=amqp_url, location_id=location_id))
+
+    assert code == 0, err
+    for expected in ("TableOrderSnapshotResolutionResult", "PARTIALLY_ACCEPTED",
+                     "POS_LINE_ADDED", "LINE_STATUS_CHANGED", "ORDER_CLOSED"):
+        assert expected in out
+    assert list(tmp_path.iterdir()) == []  # the demo's store lives in a temporary directory
+
+
+async def test_demo_without_a_broker_says_so_in_one_line(tmp_path: Path) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    env = {"POS_ADAPTER_AMQP_URL": f"amqp://guest:guest@127.0.0.1:{closed_port}/"}
+
+    code, out, _err = await run_cli("demo", env=env, cwd=tmp_path)
+
+    assert code == 1
+    lines = [line for line in out.splitlines() if line.strip()]
+    assert len(lines) == 1
+    assert "No RabbitMQ answers" in lines[0]
+    assert "rabbitmq-server" in lines[0]
+
+
+async def test_schema_writes_one_json_schema_per_message_type(tmp_path: Path) -> None:
+    code, _out, err = await run_cli("schema", "--out", str(tmp_path / "schemas"))
+
+    assert code == 0, err
+    files = {p.stem: json.loads(p.read_text()) for p in (tmp_path / "schemas").glob("*.json")}
+    assert set(files) == MESSAGE_TYPES
+    snapshot = files["TableOrderSnapshotRequested"]
+    assert "payload" in snapshot["properties"]
+
+
+async def test_mock_pos_serves_its_seed_data(tmp_path: Path) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "adapter.cli", "mock-pos", "--port", str(port),
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+    )
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+            async with asyncio.timeout(20):
+                while True:
+                    try:
+                        response = await client.get("/health")
+                        break
+                    except httpx.TransportError:
+                        await asyncio.sleep(0.1)
+            tables = (await client.get("/tables")).json()
+    finally:
+        process.terminate()
+        await process.wait()
+
+    assert response.json() == {"status": "ok"}
+    assert len(tables) == 20
