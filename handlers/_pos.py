@@ -3,43 +3,58 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 import structlog
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception_type,
+    stop_before_delay,
+    wait_exponential_jitter,
+)
 
-from handlers._backoff import Backoff
 from pos_drivers import PosUnavailable
 
 T = TypeVar("T")
 
 log = structlog.get_logger("pos_adapter.pos")
 
+_backoff = wait_exponential_jitter(multiplier=0.1, max=2.0, jitter=0.1)
+
+
+def _wait(state: RetryCallState) -> float:
+    """Exponential back-off with jitter, or longer if the POS asked for a pause (429)."""
+    delay: float = _backoff(state)
+    error = state.outcome.exception() if state.outcome else None
+    if isinstance(error, PosUnavailable) and error.retry_after:
+        delay = max(delay, error.retry_after)
+    return delay
+
+
+def _log_retry(state: RetryCallState) -> None:
+    error = state.outcome.exception() if state.outcome else None
+    sleep = state.next_action.sleep if state.next_action else 0.0
+    log.info("POS unavailable, retrying", error=str(error), retry_in=round(sleep, 3))
+
 
 async def call_pos(operation: Callable[[], Awaitable[T]], deadline: float) -> T:
     """Run ``operation`` until it succeeds, fails for a business reason, or ``deadline``
-    seconds have passed (then PosUnavailable). A POS that asked for a pause (429
-    ``Retry-After``) gets it, within the deadline."""
-    backoff = Backoff(initial=0.1, maximum=2.0)
-    give_up_at = time.monotonic() + deadline
-    last: PosUnavailable | None = None
-    while True:
-        remaining = give_up_at - time.monotonic()
-        if remaining <= 0:
-            break
-        try:
-            async with asyncio.timeout(remaining):
-                return await operation()
-        except TimeoutError:
-            last = PosUnavailable(f"the POS did not answer within {deadline:g} s")
-            break
-        except PosUnavailable as exc:
-            last = exc
-        delay = max(backoff.next_delay(), last.retry_after or 0.0)
-        remaining = give_up_at - time.monotonic()
-        if delay >= remaining:
-            break
-        log.info("POS unavailable, retrying", error=last.message, retry_in=round(delay, 3))
-        await asyncio.sleep(delay)
-    raise last or PosUnavailable(f"the POS did not answer within {deadline:g} s")
+    seconds have passed; then the last PosUnavailable is raised. A request still hanging
+    at the deadline is cancelled."""
+    retrying = AsyncRetrying(
+        retry=retry_if_exception_type(PosUnavailable),
+        wait=_wait,
+        stop=stop_before_delay(deadline),
+        before_sleep=_log_retry,
+        reraise=True,
+    )
+    try:
+        async with asyncio.timeout(deadline):
+            async for attempt in retrying:
+                with attempt:
+                    return await operation()
+    except TimeoutError:
+        raise PosUnavailable(f"the POS did not answer within {deadline:g} s") from None
+    raise AssertionError("unreachable: tenacity either returns or raises")  # pragma: no cover
