@@ -7,6 +7,14 @@ from typing import Protocol
 from handlers._context import HandlerContext
 from handlers._messages import inbox_entry, outgoing
 from handlers._records import OutgoingMessage, WriteSet
+from pos_drivers import (
+    NotSupported,
+    OrderClosed,
+    PosError,
+    PosUnavailable,
+    TableNotFound,
+    TableUnavailable,
+)
 from schemas import MessageType, ParsedCommand, Rejection, RejectionReason, WireModel
 
 
@@ -28,6 +36,34 @@ def rejection(
         message=message,
         retryable=reason is RejectionReason.POS_UNAVAILABLE,
         pos_detail=pos_detail,
+    )
+
+
+_REASON_OF_ERROR: tuple[tuple[type[PosError], RejectionReason], ...] = (
+    (TableNotFound, RejectionReason.TABLE_NOT_FOUND),
+    (TableUnavailable, RejectionReason.TABLE_UNAVAILABLE),
+    (OrderClosed, RejectionReason.ORDER_CLOSED),
+    (NotSupported, RejectionReason.NOT_SUPPORTED),
+)
+
+
+def pos_rejection(
+    exc: PosError, allowed: frozenset[RejectionReason], *, table_unavailable: RejectionReason
+) -> Rejection:
+    """The rejection a driver error means, among the reasons the result type allows.
+
+    Anything else the POS did is POS_UNAVAILABLE (retryable), with its own text in posDetail.
+    """
+    for error_type, reason in _REASON_OF_ERROR:
+        if isinstance(exc, error_type):
+            if reason is RejectionReason.TABLE_UNAVAILABLE:
+                reason = table_unavailable
+            if reason in allowed:
+                return rejection(reason, exc.message, pos_detail=exc.pos_detail)
+    what = "is unavailable" if isinstance(exc, PosUnavailable) else "failed"
+    return rejection(
+        RejectionReason.POS_UNAVAILABLE, f"the POS {what}: {exc.message}",
+        pos_detail=exc.pos_detail,
     )
 
 

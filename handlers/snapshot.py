@@ -7,14 +7,15 @@ from typing import cast
 
 import structlog
 
-from handlers._command import answer, precheck, reject, rejection
+from handlers._command import answer, pos_rejection, precheck, reject
 from handlers._context import HandlerContext
 from handlers._pos import call_pos
 from handlers._records import StreamRecord, WriteSet
 from handlers._snapshots import resolve_own_lines, to_snapshot
 from handlers._streams import advance_stream, expire_stream, is_expired, open_stream
-from pos_drivers import PosError, PosUnavailable, TableNotFound, TableUnavailable
+from pos_drivers import PosError
 from schemas import (
+    SNAPSHOT_REJECTION_REASONS,
     ParsedCommand,
     Rejection,
     RejectionReason,
@@ -58,7 +59,10 @@ class SnapshotHandler:
         try:
             current = await self._read(table)
         except PosError as exc:
-            await reject(ctx, self, command, _pos_rejection(exc))
+            await reject(ctx, self, command, pos_rejection(
+                exc, SNAPSHOT_REJECTION_REASONS,
+                table_unavailable=RejectionReason.TABLE_UNAVAILABLE,
+            ))
             return
         stream = self._advance(stream, current, writes)
         if stream is None:
@@ -121,22 +125,3 @@ def _with_session(stream: StreamRecord, table_session_id: str) -> StreamRecord:
     if table_session_id not in sessions:
         sessions = (*sessions, table_session_id)
     return replace(stream, table_session_id=table_session_id, session_ids=sessions)
-
-
-def _pos_rejection(exc: PosError) -> Rejection:
-    if isinstance(exc, TableNotFound):
-        return rejection(RejectionReason.TABLE_NOT_FOUND, exc.message, pos_detail=exc.pos_detail)
-    if isinstance(exc, TableUnavailable):
-        return rejection(
-            RejectionReason.TABLE_UNAVAILABLE, exc.message, pos_detail=exc.pos_detail
-        )
-    if isinstance(exc, PosUnavailable):
-        return rejection(
-            RejectionReason.POS_UNAVAILABLE,
-            f"the POS is unavailable: {exc.message}",
-            pos_detail=exc.pos_detail,
-        )
-    return rejection(
-        RejectionReason.POS_UNAVAILABLE, f"the POS failed: {exc.message}", pos_detail=exc.pos_detail
-    )
-

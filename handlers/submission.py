@@ -28,7 +28,7 @@ from typing import TypeVar, cast
 
 import structlog
 
-from handlers._command import answer, precheck, rejection
+from handlers._command import answer, pos_rejection, precheck, rejection
 from handlers._context import HandlerContext
 from handlers._pos import call_pos
 from handlers._records import (
@@ -46,17 +46,13 @@ from pos_drivers import (
     DuplicateReference,
     ItemsRejected,
     NewLine,
-    NotSupported,
-    OrderClosed,
     PosCheck,
     PosError,
     PosLine,
     PosProduct,
-    PosUnavailable,
-    TableNotFound,
-    TableUnavailable,
 )
 from schemas import (
+    SUBMISSION_REJECTION_REASONS,
     AcceptedItem,
     EchoedOrderContext,
     ItemRejectionReason,
@@ -503,17 +499,7 @@ def _result(
 
 
 def _pos_rejection(exc: PosError) -> Rejection:
-    if isinstance(exc, TableNotFound):
-        return rejection(RejectionReason.TABLE_NOT_FOUND, exc.message, pos_detail=exc.pos_detail)
-    if isinstance(exc, OrderClosed):
-        return rejection(RejectionReason.ORDER_CLOSED, exc.message, pos_detail=exc.pos_detail)
-    if isinstance(exc, NotSupported):
-        return rejection(RejectionReason.NOT_SUPPORTED, exc.message, pos_detail=exc.pos_detail)
-    if isinstance(exc, TableUnavailable):
-        return rejection(RejectionReason.ORDER_CLOSED, exc.message, pos_detail=exc.pos_detail)
-    if isinstance(exc, PosUnavailable):
-        return rejection(RejectionReason.POS_UNAVAILABLE,
-                         f"the POS is unavailable: {exc.message}", pos_detail=exc.pos_detail)
-    return rejection(RejectionReason.POS_UNAVAILABLE, f"the POS failed: {exc.message}",
-                     pos_detail=exc.pos_detail)
-
+    # A blocked table cannot take a submission: the closest submission reason.
+    return pos_rejection(
+        exc, SUBMISSION_REJECTION_REASONS, table_unavailable=RejectionReason.ORDER_CLOSED
+    )
