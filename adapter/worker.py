@@ -46,8 +46,10 @@ def build_driver(settings: Settings) -> PosDriver:
     return driver_class(config)
 
 
-async def connect_broker(settings: Settings, stop: asyncio.Event) -> AbstractRobustConnection:
-    """Connect, retrying with back-off until the broker answers or we are told to stop."""
+async def connect_broker(
+    settings: Settings, stop: asyncio.Event
+) -> AbstractRobustConnection | None:
+    """Connect, retrying with back-off until the broker answers; None if told to stop."""
     backoff = Backoff(initial=0.5, maximum=10.0)
     while True:
         try:
@@ -61,7 +63,7 @@ async def connect_broker(settings: Settings, stop: asyncio.Event) -> AbstractRob
             with suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), delay)
             if stop.is_set():
-                raise
+                return None
 
 
 class Worker:
@@ -95,6 +97,9 @@ class Worker:
         tasks: list[asyncio.Task[None]] = []
         try:
             connection = await connect_broker(settings, self.stop_requested)
+            if connection is None:
+                log.info("stopped before the broker answered")
+                return 0
             tasks = await self._start(connection, store, driver)
             log.info("pos-adapter started", driver=settings.driver,
                      queue=settings.command_queue, queue_type=settings.queue_type.value)

@@ -7,6 +7,7 @@ import asyncio
 import json
 import os
 import signal
+import socket
 import sqlite3
 import sys
 from pathlib import Path
@@ -154,3 +155,27 @@ async def test_a_bad_setting_stops_the_start_with_one_line_naming_it(tmp_path: P
     lines = err.decode().strip().splitlines()
     assert len(lines) == 1
     assert "POS_ADAPTER_POLL_INTERVAL" in lines[0]
+
+
+async def test_credentials_never_reach_the_log(process_settings: Settings) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    adapter = AdapterProcess(
+        process_settings,
+        POS_ADAPTER_AMQP_URL=f"amqp://guest:amqp-s3cret@127.0.0.1:{closed_port}/",
+        POS_ADAPTER_RESTAI_PASSWORD="restai-s3cret",
+        POS_ADAPTER_LOG_LEVEL="debug",
+    )
+    assert adapter.env["POS_ADAPTER_AMQP_URL"].endswith(f":{closed_port}/")
+    adapter.process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "adapter.cli", "run",
+        env=adapter.env, stderr=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.DEVNULL,
+    )
+    await adapter.wait_log("broker unreachable", timeout=30)
+    await adapter.wait_log("broker unreachable", timeout=30)
+
+    assert await adapter.terminate() == 0
+    logged = json.dumps(adapter.lines)
+    assert "amqp-s3cret" not in logged
+    assert "restai-s3cret" not in logged
