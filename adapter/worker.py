@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import signal
 from contextlib import suppress
+from datetime import timedelta
 
 import aio_pika
 import structlog
@@ -186,8 +187,6 @@ class Worker:
             log.warning("outbox not flushed within the grace period; it goes out on restart")
 
     async def _prune_loop(self, store: SqlStore) -> None:
-        from datetime import timedelta
-
         while True:
             await store.prune(now() - timedelta(seconds=self.settings.retention))
             await asyncio.sleep(PRUNE_INTERVAL)
