@@ -1,6 +1,7 @@
 """The adapter's store: SQLAlchemy async, SQLite by default, PostgreSQL by URL."""
 
 from adapter.store._migrate import alembic_config, migrate
-from adapter.store._store import OutboxRow, SqlStore, now
+from adapter.store._rows import OutboxRow, now
+from adapter.store._store import SqlStore
 
 __all__ = ["OutboxRow", "SqlStore", "alembic_config", "migrate", "now"]

@@ -9,11 +9,16 @@ Writes go through one connection (the group committer), reads through a small po
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import Table, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+Insert = Callable[[Table], Any]
+"""The dialect's INSERT, which has ON CONFLICT (upserts)."""
 
 BUSY_TIMEOUT_MS = 10_000
 
@@ -22,20 +27,29 @@ def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
+def insert_for(url: str) -> Insert:
+    return sqlite.insert if is_sqlite(url) else postgresql.insert
+
+
 def create_engines(url: str) -> tuple[AsyncEngine, AsyncEngine]:
-    """The (writer, reader) engines for ``url``."""
+    """The (writer, reader) engines for ``url``; reads run in autocommit, so that a
+    connection kept open never pins an old snapshot."""
     if not is_sqlite(url):
         writer = create_async_engine(url, pool_size=2, max_overflow=2, pool_pre_ping=True)
-        reader = create_async_engine(url, pool_size=5, max_overflow=5, pool_pre_ping=True)
+        reader = create_async_engine(
+            url, pool_size=2, max_overflow=2, pool_pre_ping=True, isolation_level="AUTOCOMMIT"
+        )
         return writer, reader
     writer = create_async_engine(url, pool_size=1, max_overflow=0)
-    reader = create_async_engine(url, pool_size=4, max_overflow=4)
+    reader = create_async_engine(url, pool_size=1, max_overflow=1, isolation_level="AUTOCOMMIT")
     _tune_sqlite(writer, immediate=True)
-    _tune_sqlite(reader, immediate=False)
+    _tune_sqlite(reader, immediate=None)
     return writer, reader
 
 
-def _tune_sqlite(engine: AsyncEngine, *, immediate: bool) -> None:
+def _tune_sqlite(engine: AsyncEngine, *, immediate: bool | None) -> None:
+    """WAL and a busy timeout; ``immediate`` True/False: how a transaction begins (None:
+    autocommit, no BEGIN at all)."""
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Take transaction control from the driver so that BEGIN is ours to emit.
@@ -45,6 +59,9 @@ def _tune_sqlite(engine: AsyncEngine, *, immediate: bool) -> None:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         cursor.close()
+
+    if immediate is None:
+        return
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Any) -> None:

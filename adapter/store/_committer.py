@@ -1,0 +1,236 @@
+"""Group commit: every write waiting when a transaction starts goes into it.
+
+Handlers each hand a write set to :meth:`GroupCommitter.write` and wait; one task writes
+all the write sets that are waiting in one transaction, a few statements per table
+(executemany), and commits once. One transaction per command cannot keep up with the
+broker; one commit per batch can, and SQLite has one writer anyway. A batch that fails
+is retried one write set at a time, so one bad write set never fails its neighbours.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+from sqlalchemy import Table, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from adapter.store._engine import Insert
+from adapter.store._rows import (
+    OutboxRow,
+    inbox_values,
+    now,
+    outbox_values,
+    stream_values,
+    submission_values,
+)
+from adapter.store._tables import inbox, outbox, streams, submissions
+from handlers import DuplicateMessage, WriteSet
+
+log = structlog.get_logger("pos_adapter.store")
+
+Job = Callable[[AsyncConnection], Awaitable[Any]]
+MAX_BATCH = 256
+PLACEHOLDER = "REDELIVERED"
+"""Outcome of an inbox row that only counts redeliveries of a command not answered yet."""
+
+
+@dataclass(slots=True)
+class _Pending:
+    future: asyncio.Future[Any]
+    writes: WriteSet | None = None
+    job: Job | None = None
+
+
+@dataclass(slots=True)
+class Committed:
+    """What one transaction wrote: the write sets applied and their outbox rows."""
+
+    write_sets: list[WriteSet] = field(default_factory=list)
+    outbox: list[OutboxRow] = field(default_factory=list)
+
+
+class GroupCommitter:
+    def __init__(
+        self, engine: AsyncEngine, *, insert: Insert, on_commit: Callable[[Committed], None]
+    ) -> None:
+        self._engine = engine
+        self._insert = insert
+        self._on_commit = on_commit
+        self._pending: list[_Pending] = []
+        self._sent_ids: list[int] = []
+        self._wakeup = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._loop(), name="store-committer")
+
+    async def stop(self) -> None:
+        if self._task is None:
+            return
+        await self.drain()
+        self._task.cancel()
+        await asyncio.gather(self._task, return_exceptions=True)
+        self._task = None
+
+    async def write(self, writes: WriteSet) -> None:
+        """Commit ``writes``; DuplicateMessage if its inbox row exists already."""
+        await self._submit(_Pending(self._future(), writes=writes))
+
+    async def run(self, job: Job) -> Any:
+        """Run ``job`` inside the next transaction."""
+        return await self._submit(_Pending(self._future(), job=job))
+
+    def mark_sent(self, ids: Sequence[int]) -> None:
+        """Record confirmed outbox rows; written with the next transaction."""
+        self._sent_ids.extend(ids)
+        self._wakeup.set()
+
+    async def drain(self) -> None:
+        """Wait until everything submitted so far is written (a batch may be mid-commit)."""
+        await self.run(_noop)
+
+    def _future(self) -> asyncio.Future[Any]:
+        return asyncio.get_running_loop().create_future()
+
+    async def _submit(self, pending: _Pending) -> Any:
+        self._pending.append(pending)
+        self._wakeup.set()
+        return await pending.future
+
+    async def _loop(self) -> None:
+        while True:
+            await self._wakeup.wait()
+            self._wakeup.clear()
+            while self._pending or self._sent_ids:
+                batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
+                sent, self._sent_ids = self._sent_ids, []
+                await self._commit(batch, sent)
+
+    async def _commit(self, batch: list[_Pending], sent: list[int]) -> None:
+        try:
+            results, committed = await self._transaction(batch, sent)
+        except Exception as exc:
+            if len(batch) > 1 or (batch and sent):
+                if sent:
+                    await self._commit([], sent)
+                for pending in batch:
+                    await self._commit([pending], [])
+                return
+            log.exception("store write failed", sent_marks=len(sent))
+            for pending in batch:
+                if not pending.future.done():
+                    pending.future.set_exception(exc)
+            return
+        self._on_commit(committed)
+        for pending, result in zip(batch, results, strict=True):
+            if pending.future.done():
+                continue
+            if isinstance(result, BaseException):
+                pending.future.set_exception(result)
+            else:
+                pending.future.set_result(result)
+
+    async def _transaction(
+        self, batch: list[_Pending], sent: list[int]
+    ) -> tuple[list[Any], Committed]:
+        async with self._engine.begin() as conn:
+            if sent:
+                mark = update(outbox).where(outbox.c.id.in_(sent)).values(sent_at=now())
+                await conn.execute(mark)
+            write_sets = [p.writes for p in batch if p.writes is not None]
+            errors, committed = await self._apply(conn, write_sets)
+            outcomes = iter(errors)
+            results = [
+                next(outcomes) if p.writes is not None else await _run(p.job, conn)
+                for p in batch
+            ]
+        return results, committed
+
+    async def _apply(
+        self, conn: AsyncConnection, write_sets: list[WriteSet]
+    ) -> tuple[list[BaseException | None], Committed]:
+        errors = await self._duplicates(conn, write_sets)
+        kept = [ws for ws, error in zip(write_sets, errors, strict=True) if error is None]
+        await self._upsert(
+            conn, inbox, ["message_id"], [inbox_values(ws.inbox) for ws in kept if ws.inbox],
+            only_over_placeholder=True,
+        )
+        await self._upsert(
+            conn, streams, ["stream_id"], [stream_values(s) for ws in kept for s in ws.streams]
+        )
+        await self._upsert(
+            conn, submissions, ["location_id", "submission_id"],
+            [submission_values(s) for ws in kept for s in ws.submissions],
+        )
+        messages = [message for ws in kept for message in ws.outbox]
+        rows: list[OutboxRow] = []
+        if messages:
+            created = now()
+            ids = (
+                await conn.execute(
+                    outbox.insert().returning(outbox.c.id, sort_by_parameter_order=True),
+                    [outbox_values(message, created) for message in messages],
+                )
+            ).scalars()
+            rows = [OutboxRow(id_, message) for id_, message in zip(ids, messages, strict=True)]
+        return errors, Committed(kept, rows)
+
+    async def _duplicates(
+        self, conn: AsyncConnection, write_sets: list[WriteSet]
+    ) -> list[BaseException | None]:
+        """DuplicateMessage for each write set whose messageId was answered already."""
+        ids = [ws.inbox.message_id for ws in write_sets if ws.inbox is not None]
+        answered: set[str] = set()
+        if ids:
+            result = await conn.execute(
+                select(inbox.c.message_id).where(
+                    inbox.c.message_id.in_(ids), inbox.c.outcome != PLACEHOLDER
+                )
+            )
+            answered = set(result.scalars())
+        errors: list[BaseException | None] = []
+        for ws in write_sets:
+            message_id = ws.inbox.message_id if ws.inbox is not None else None
+            if message_id is not None and message_id in answered:
+                errors.append(DuplicateMessage(message_id))
+                continue
+            if message_id is not None:
+                answered.add(message_id)  # a second delivery in the same batch
+            errors.append(None)
+        return errors
+
+    async def _upsert(
+        self,
+        conn: AsyncConnection,
+        table: Table,
+        keys: list[str],
+        rows: list[dict[str, Any]],
+        *,
+        only_over_placeholder: bool = False,
+    ) -> None:
+        if not rows:
+            return
+        statement = self._insert(table)
+        changed = {
+            name: statement.excluded[name]
+            for name in rows[0]
+            if name not in keys and name not in ("created_at", "redeliveries")
+        }
+        where = table.c.outcome == PLACEHOLDER if only_over_placeholder else None
+        statement = statement.on_conflict_do_update(
+            index_elements=keys, set_=changed, where=where
+        )
+        await conn.execute(statement, rows)
+
+
+async def _noop(_conn: AsyncConnection) -> None:
+    return None
+
+
+async def _run(job: Job | None, conn: AsyncConnection) -> Any:
+    assert job is not None
+    return await job(conn)
