@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import Coroutine
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -30,6 +31,15 @@ def run_async(coro: Coroutine[Any, Any, T]) -> T:
         return runner.run(coro)
 
 
+def quiet_garbage_collector() -> None:
+    """Fewer, shorter collections: what is loaded at start is never garbage, and a worker
+    allocates many short-lived objects per message (a full collection of everything took
+    ~90 ms, a p99 spike)."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(20_000, 50, 100)
+
+
 def settings_or_exit() -> Settings:
     try:
         return load_settings()
@@ -51,6 +61,8 @@ def run() -> None:
         worker = Worker(settings)
         worker.install_signal_handlers()
         return await worker.run()
+
+    quiet_garbage_collector()
 
     raise typer.Exit(run_async(main()))
 

@@ -26,6 +26,8 @@ POS_ADAPTER_INBOX_QUEUE             declare ``openapp.inbox.<location>``        
 POS_ADAPTER_INBOX_TTL               its message TTL, seconds                     604800
 POS_ADAPTER_STREAM_MAX_AGE          seconds before a stream expires              43200
 POS_ADAPTER_SUBMISSION_POLICY       ``partial`` or ``atomic``                    partial
+POS_ADAPTER_PRODUCT_CACHE_TTL       seconds the product list is reused for the   2
+                                    check before a submission (0: never)
 POS_ADAPTER_SHUTDOWN_GRACE          seconds to finish in-flight work on stop     10
 POS_ADAPTER_RETENTION               seconds handled messages are remembered      604800
 POS_ADAPTER_LOG_LEVEL               debug, info, warning, error                  info
@@ -98,6 +100,7 @@ class Settings(BaseSettings):
     inbox_ttl: Seconds = 7 * 24 * 3600
     stream_max_age: Seconds = 12 * 3600
     submission_policy: SubmissionPolicy = SubmissionPolicy.PARTIAL
+    product_cache_ttl: Annotated[float, Field(ge=0)] = 2.0
     shutdown_grace: Seconds = 10.0
     retention: Seconds = 7 * 24 * 3600
     log_level: LogLevel = LogLevel.INFO

@@ -151,7 +151,9 @@ class Worker:
             {
                 MessageType.TABLE_ORDER_SNAPSHOT_REQUESTED: SnapshotHandler(ctx),
                 MessageType.ORDER_SUBMISSION_REQUESTED: SubmissionHandler(
-                    ctx, atomic=settings.submission_policy is SubmissionPolicy.ATOMIC
+                    ctx,
+                    atomic=settings.submission_policy is SubmissionPolicy.ATOMIC,
+                    product_cache_ttl=settings.product_cache_ttl,
                 ),
             },
             max_bytes=settings.max_message_bytes,

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 
+from handlers._context import HandlerContext
 from handlers._records import Store
 from pos_drivers import PosCheck, PosDiscount, PosLine
 from schemas import (
@@ -34,6 +35,24 @@ def external_ref(submission_id: str, line_id: str) -> str:
 def _ref_candidates(ref: str) -> list[str]:
     """Every submissionId a reference could start with (ids may contain ':')."""
     return [ref[:i] for i, char in enumerate(ref) if char == ":"]
+
+
+async def snapshot_of(
+    ctx: HandlerContext, table: str, check: PosCheck, baseline: Snapshot | None
+) -> Snapshot:
+    """The contract's snapshot of a check just read (version 0: the caller numbers it).
+
+    Lines the baseline already knows as ours keep their origin without a store lookup.
+    """
+    known = {
+        line.pos_line_id: line.open_app_line_id
+        for line in (baseline.lines if baseline else ())
+        if line.origin is LineOrigin.OPENAPP and line.open_app_line_id
+    }
+    unknown = [line for line in check.lines if line.line_id not in known]
+    own = {**known, **await resolve_own_lines(ctx.store, ctx.location_id, unknown)}
+    return to_snapshot(check, pos_table_id=table, own_lines=own, version=0,
+                       captured_at=ctx.clock())
 
 
 async def resolve_own_lines(

@@ -11,7 +11,7 @@ from handlers._command import answer, pos_rejection, precheck, reject
 from handlers._context import HandlerContext
 from handlers._pos import call_pos
 from handlers._records import StreamRecord, WriteSet
-from handlers._snapshots import resolve_own_lines, to_snapshot
+from handlers._snapshots import snapshot_of
 from handlers._streams import advance_stream, expire_stream, is_expired, open_stream
 from pos_drivers import PosError
 from schemas import (
@@ -57,7 +57,7 @@ class SnapshotHandler:
             writes.streams.append(expire_stream(stream, ctx.clock()))
             stream = None
         try:
-            current = await self._read(table)
+            current = await self._read(table, stream)
         except PosError as exc:
             await reject(ctx, self, command, pos_rejection(
                 exc, SNAPSHOT_REJECTION_REASONS,
@@ -90,13 +90,10 @@ class SnapshotHandler:
         await ctx.store.commit(writes)
         ctx.listener.stream_opened(table)
 
-    async def _read(self, table: str) -> Snapshot:
+    async def _read(self, table: str, stream: StreamRecord | None) -> Snapshot:
         ctx = self.ctx
         check = await call_pos(lambda: ctx.driver.read_check(table), ctx.pos_deadline)
-        own = await resolve_own_lines(ctx.store, ctx.location_id, check.lines)
-        return to_snapshot(
-            check, pos_table_id=table, own_lines=own, version=0, captured_at=ctx.clock()
-        )
+        return await snapshot_of(ctx, table, check, stream.baseline if stream else None)
 
     def _advance(
         self, stream: StreamRecord | None, current: Snapshot, writes: WriteSet

@@ -20,6 +20,8 @@ the snapshot handler recognise them by their external reference.
 from __future__ import annotations
 
 import json
+import math
+import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -39,7 +41,7 @@ from handlers._records import (
     SubmissionState,
     WriteSet,
 )
-from handlers._snapshots import external_ref, resolve_own_lines, to_snapshot
+from handlers._snapshots import external_ref, snapshot_of
 from handlers._streams import advance_stream, join_own_lines
 from pos_drivers import (
     Capability,
@@ -103,10 +105,34 @@ class Plan:
         return cls(rejected, data.get("expectedOrderId"))
 
 
+class ProductCache:
+    """The POS's products, re-read at most every ``ttl`` seconds (0: every time).
+
+    Only the check before the POS call uses it: the POS checks again when the lines are
+    added, and what it refuses then is answered with its own reasons.
+    """
+
+    def __init__(self, ttl: float) -> None:
+        self.ttl = ttl
+        self._products: Mapping[str, PosProduct] = {}
+        self._read_at = -math.inf
+
+    async def get(
+        self, read: Callable[[], Awaitable[Mapping[str, PosProduct]]]
+    ) -> Mapping[str, PosProduct]:
+        if time.monotonic() - self._read_at >= self.ttl:
+            self._products = await read()
+            self._read_at = time.monotonic()
+        return self._products
+
+
 class SubmissionHandler:
-    def __init__(self, ctx: HandlerContext, *, atomic: bool = False) -> None:
+    def __init__(
+        self, ctx: HandlerContext, *, atomic: bool = False, product_cache_ttl: float = 0.0
+    ) -> None:
         self.ctx = ctx
         self.atomic = atomic
+        self.products = ProductCache(product_cache_ttl)
 
     def rejected(self, command: ParsedCommand, why: Rejection) -> OrderSubmissionResult:
         request = command.payload
@@ -230,7 +256,7 @@ class SubmissionHandler:
                 "the table's check was closed since the session started",
             ))
         await self._refuse_ended_session(table, session)
-        products = await self._pos(ctx.driver.list_products)
+        products = await self.products.get(lambda: self._pos(ctx.driver.list_products))
         to_send, refused = validate_items(request.items, products)
         if refused and (self.atomic or not to_send):
             refused += [_batch_rejected(item) for item in to_send]
@@ -260,9 +286,7 @@ class SubmissionHandler:
         stream = await ctx.store.active_stream(ctx.location_id, table)
         if stream is None:
             return None, False
-        own = await resolve_own_lines(ctx.store, ctx.location_id, check.lines)
-        current = to_snapshot(check, pos_table_id=table, own_lines=own, version=0,
-                              captured_at=ctx.clock())
+        current = await snapshot_of(ctx, table, check, stream.baseline)
         advance = advance_stream(stream, current, ctx.clock())
         if advance.changed:
             writes.streams.append(advance.stream)

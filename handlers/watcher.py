@@ -25,7 +25,7 @@ import structlog
 from handlers._backoff import Backoff
 from handlers._context import HandlerContext, StreamListener
 from handlers._records import WriteSet
-from handlers._snapshots import resolve_own_lines, to_snapshot
+from handlers._snapshots import snapshot_of
 from handlers._streams import advance_stream, expire_stream, is_expired
 from pos_drivers import Capability, CursorExpired, PosError
 
@@ -249,10 +249,7 @@ class Watcher(StreamListener):
                 return
             self.pos_calls += 1
             check = await ctx.driver.read_check(table)
-            own = await resolve_own_lines(ctx.store, ctx.location_id, check.lines)
-            current = to_snapshot(
-                check, pos_table_id=table, own_lines=own, version=0, captured_at=ctx.clock()
-            )
+            current = await snapshot_of(ctx, table, check, stream.baseline)
             advance = advance_stream(stream, current, ctx.clock())
             if not advance.changed:
                 return

@@ -94,4 +94,5 @@ def build_message(
         expires_at=expires_at,
         payload=payload,
     )
-    return cast(Message[_PayloadT], message)
+    # A string: evaluating Message[_PayloadT] here would build (and drop) a model class.
+    return cast("Message[_PayloadT]", message)

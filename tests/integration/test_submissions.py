@@ -347,3 +347,24 @@ async def test_kill_9_during_the_pos_call_applies_the_lines_exactly_once(
     assert result.payload["outcome"] == "ACCEPTED"
     assert [x["posLineId"] for x in result.payload["acceptedItems"]] == [
         x["lineId"] for x in lines]
+
+
+async def test_what_the_pos_refuses_after_the_check_gets_the_pos_reasons(
+    start_adapter: StartAdapter, openapp: OpenAppClient, pos: MockPosControl
+) -> None:
+    # The adapter checks against a product list it read earlier; the POS has moved on.
+    async with start_adapter(product_cache_ttl=60):
+        await submit(openapp, submission("T15", [item("warm-up", "chicha", 1, 900)]))
+        await pos.set_product("ceviche", price=3900)
+        await pos.set_product("suspiro", available=False)
+
+        result = await submit(openapp, submission("T16", [
+            item("a", "ceviche", 1, 3500), item("b", "suspiro", 1, 1500),
+            item("c", "causa", 2, 2200)]))
+
+    assert result.payload["outcome"] == "PARTIALLY_ACCEPTED"
+    assert accepted_ids(result) == ["c"]
+    why = rejected(result)
+    assert (why["a"]["reason"], why["a"]["currentUnitPrice"]) == ("PRICE_CHANGED", 3900)
+    assert why["b"]["reason"] == "DELISTED"
+    assert [x["productId"] for x in await open_lines(pos, "T16")] == ["causa"]
