@@ -38,7 +38,7 @@ class DriverConfig:
 
     pos_url: str
     request_timeout: float = 5.0
-    options: Mapping[str, str] = field(default_factory=dict)
+    options: Mapping[str, str] = field(default_factory=dict, repr=False)
 
 
 class PosDriver(ABC):

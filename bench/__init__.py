@@ -1,0 +1,5 @@
+"""Benchmarks of pos-adapter against the local broker and the mock POS (see bench/README.md).
+
+- ``python -m bench.commands``: command throughput and latency, beside a bare echo worker.
+- ``python -m bench.changes``: POS change latency (push, poll) and the cost of idle streams.
+"""

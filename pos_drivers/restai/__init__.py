@@ -1,0 +1,5 @@
+"""The RestAI driver (``POS_ADAPTER_DRIVER=restai``); see ``docs/restai.md``."""
+
+from pos_drivers.restai._driver import RestaiDriver
+
+__all__ = ["RestaiDriver"]
