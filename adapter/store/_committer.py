@@ -10,6 +10,7 @@ is retried one write set at a time, so one bad write set never fails its neighbo
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,6 +35,9 @@ log = structlog.get_logger("pos_adapter.store")
 
 Job = Callable[[AsyncConnection], Awaitable[Any]]
 MAX_BATCH = 256
+MARK_DELAY = 0.2
+"""Seconds "sent" marks wait for a transaction to ride on: a crash before they are written
+only means those rows are published again (consumers de-duplicate)."""
 PLACEHOLDER = "REDELIVERED"
 """Outcome of an inbox row that only counts redeliveries of a command not answered yet."""
 
@@ -55,11 +59,23 @@ class Committed:
 
 class GroupCommitter:
     def __init__(
-        self, engine: AsyncEngine, *, insert: Insert, on_commit: Callable[[Committed], None]
+        self,
+        engine: AsyncEngine,
+        *,
+        insert: Insert,
+        on_commit: Callable[[Committed], None],
+        answered: Callable[[str], bool] | None,
     ) -> None:
+        """``answered`` says whether a messageId has a committed result, for a store that
+        only this process writes (SQLite); None (PostgreSQL: other processes may write it)
+        looks the inbox rows up in the transaction."""
         self._engine = engine
-        self._insert = insert
         self._on_commit = on_commit
+        self._answered = answered
+        self._upsert_inbox = _upsert(insert, inbox, ["message_id"], over_placeholder=True)
+        self._upsert_streams = _upsert(insert, streams, ["stream_id"])
+        self._upsert_submissions = _upsert(insert, submissions, ["location_id", "submission_id"])
+        self._insert_outbox = outbox.insert().returning(outbox.c.id, sort_by_parameter_order=True)
         self._pending: list[_Pending] = []
         self._sent_ids: list[int] = []
         self._wakeup = asyncio.Event()
@@ -105,6 +121,11 @@ class GroupCommitter:
         while True:
             await self._wakeup.wait()
             self._wakeup.clear()
+            if not self._pending:
+                # Only "sent" marks: give them a moment to ride on a transaction.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wakeup.wait(), MARK_DELAY)
+                self._wakeup.clear()
             while self._pending or self._sent_ids:
                 batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
                 sent, self._sent_ids = self._sent_ids, []
@@ -155,25 +176,19 @@ class GroupCommitter:
     ) -> tuple[list[BaseException | None], Committed]:
         errors = await self._duplicates(conn, write_sets)
         kept = [ws for ws, error in zip(write_sets, errors, strict=True) if error is None]
-        await self._upsert(
-            conn, inbox, ["message_id"], [inbox_values(ws.inbox) for ws in kept if ws.inbox],
-            only_over_placeholder=True,
-        )
-        await self._upsert(
-            conn, streams, ["stream_id"], [stream_values(s) for ws in kept for s in ws.streams]
-        )
-        await self._upsert(
-            conn, submissions, ["location_id", "submission_id"],
-            [submission_values(s) for ws in kept for s in ws.submissions],
-        )
+        await _execute(conn, self._upsert_inbox, [inbox_values(ws.inbox) for ws in kept
+                                                  if ws.inbox])
+        await _execute(conn, self._upsert_streams, [stream_values(s) for ws in kept
+                                                    for s in ws.streams])
+        await _execute(conn, self._upsert_submissions, [submission_values(s) for ws in kept
+                                                        for s in ws.submissions])
         messages = [message for ws in kept for message in ws.outbox]
         rows: list[OutboxRow] = []
         if messages:
             created = now()
             ids = (
                 await conn.execute(
-                    outbox.insert().returning(outbox.c.id, sort_by_parameter_order=True),
-                    [outbox_values(message, created) for message in messages],
+                    self._insert_outbox, [outbox_values(message, created) for message in messages]
                 )
             ).scalars()
             rows = [OutboxRow(id_, message) for id_, message in zip(ids, messages, strict=True)]
@@ -185,13 +200,15 @@ class GroupCommitter:
         """DuplicateMessage for each write set whose messageId was answered already."""
         ids = [ws.inbox.message_id for ws in write_sets if ws.inbox is not None]
         answered: set[str] = set()
-        if ids:
+        if ids and self._answered is None:
             result = await conn.execute(
                 select(inbox.c.message_id).where(
                     inbox.c.message_id.in_(ids), inbox.c.outcome != PLACEHOLDER
                 )
             )
             answered = set(result.scalars())
+        elif ids and self._answered is not None:
+            answered = {message_id for message_id in ids if self._answered(message_id)}
         errors: list[BaseException | None] = []
         for ws in write_sets:
             message_id = ws.inbox.message_id if ws.inbox is not None else None
@@ -203,27 +220,21 @@ class GroupCommitter:
             errors.append(None)
         return errors
 
-    async def _upsert(
-        self,
-        conn: AsyncConnection,
-        table: Table,
-        keys: list[str],
-        rows: list[dict[str, Any]],
-        *,
-        only_over_placeholder: bool = False,
-    ) -> None:
-        if not rows:
-            return
-        statement = self._insert(table)
-        changed = {
-            name: statement.excluded[name]
-            for name in rows[0]
-            if name not in keys and name not in ("created_at", "redeliveries")
-        }
-        where = table.c.outcome == PLACEHOLDER if only_over_placeholder else None
-        statement = statement.on_conflict_do_update(
-            index_elements=keys, set_=changed, where=where
-        )
+
+def _upsert(
+    insert: Insert, table: Table, keys: list[str], *, over_placeholder: bool = False
+) -> Any:
+    """INSERT … ON CONFLICT DO UPDATE of every column but the keys (built once: SQLAlchemy
+    then reuses its compiled form)."""
+    statement = insert(table)
+    kept = {"created_at", "redeliveries", *keys}
+    changed = {c.name: statement.excluded[c.name] for c in table.columns if c.name not in kept}
+    where = table.c.outcome == PLACEHOLDER if over_placeholder else None
+    return statement.on_conflict_do_update(index_elements=keys, set_=changed, where=where)
+
+
+async def _execute(conn: AsyncConnection, statement: Any, rows: list[dict[str, Any]]) -> None:
+    if rows:
         await conn.execute(statement, rows)
 
 

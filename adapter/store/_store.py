@@ -21,7 +21,7 @@ from sqlalchemy import Row, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from adapter.store._committer import PLACEHOLDER, Committed, GroupCommitter
-from adapter.store._engine import create_engines, insert_for
+from adapter.store._engine import create_engines, insert_for, is_sqlite
 from adapter.store._migrate import migrate
 from adapter.store._rows import (
     OutboxRow,
@@ -48,12 +48,13 @@ class SqlStore:
     def __init__(self, url: str) -> None:
         self.url = url
         self._writer, self._reader = create_engines(url)
-        self._committer = GroupCommitter(
-            self._writer, insert=insert_for(url), on_commit=self._committed
-        )
         self._read_conn: AsyncConnection | None = None
         self._read_lock = asyncio.Lock()
         self._answered: set[str] = set()
+        self._committer = GroupCommitter(
+            self._writer, insert=insert_for(url), on_commit=self._committed,
+            answered=self._is_answered if is_sqlite(url) else None,
+        )
         self._active: dict[str, dict[str, StreamRecord]] = {}
         self._outbox_listeners: list[Callable[[list[OutboxRow]], None]] = []
 
@@ -65,7 +66,7 @@ class SqlStore:
         rows = await self._fetch(
             select(inbox.c.message_id).where(inbox.c.result_body.is_not(None))
         )
-        self._answered = {row[0] for row in rows}
+        self._answered.update(row[0] for row in rows)
         active = await self._fetch(select(streams).where(streams.c.status == "ACTIVE"))
         for row in active:
             self._cache_stream(stream_record(row))
@@ -106,6 +107,9 @@ class SqlStore:
         assert self._read_conn is not None, "SqlStore.start() first"
         async with self._read_lock:
             return (await self._read_conn.execute(statement)).all()
+
+    def _is_answered(self, message_id: str) -> bool:
+        return message_id in self._answered
 
     async def inbox_entry(self, message_id: str) -> InboxRecord | None:
         if message_id not in self._answered:
