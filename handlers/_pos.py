@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
@@ -21,7 +22,8 @@ T = TypeVar("T")
 
 log = structlog.get_logger("pos_adapter.pos")
 
-_backoff = wait_exponential_jitter(multiplier=0.1, max=2.0, jitter=0.1)
+FIRST_PAUSE = 0.1
+_backoff = wait_exponential_jitter(multiplier=0.2, max=2.0, jitter=0.1)
 
 
 def _wait(state: RetryCallState) -> float:
@@ -43,6 +45,20 @@ async def call_pos(operation: Callable[[], Awaitable[T]], deadline: float) -> T:
     """Run ``operation`` until it succeeds, fails for a business reason, or ``deadline``
     seconds have passed; then the last PosUnavailable is raised. A request still hanging
     at the deadline is cancelled."""
+    started = time.monotonic()
+    try:
+        async with asyncio.timeout(deadline):
+            # The common case first, without the retry machinery around it.
+            return await operation()
+    except TimeoutError:
+        raise PosUnavailable(f"the POS did not answer within {deadline:g} s") from None
+    except PosUnavailable as first:
+        pause = max(FIRST_PAUSE, first.retry_after or 0.0)
+        deadline -= time.monotonic() - started + pause
+        if deadline <= 0:
+            raise first from None
+        log.info("POS unavailable, retrying", error=str(first), retry_in=pause)
+        await asyncio.sleep(pause)
     retrying = AsyncRetrying(
         retry=retry_if_exception_type(PosUnavailable),
         wait=_wait,
