@@ -109,3 +109,22 @@ async def test_an_unknown_table_is_table_not_found(
             SNAPSHOT, {"posTableId": "99", "tableSessionId": "s-1"}))
 
     assert result.payload["rejection"]["reason"] == "TABLE_NOT_FOUND"
+
+
+async def test_the_token_expiring_loses_no_change(
+    start_adapter: StartAdapter, openapp: OpenAppClient, restai: FakeRestai
+) -> None:
+    order = await restai.staff_order_hook(7, [item(restai, "Causa Limeña")])
+    line = next(i["id"] for i in restai.items.values() if i["order_id"] == order["id"])
+    async with start_adapter(**restai_settings(restai)):
+        opened = await snapshot(openapp, "7")
+        sockets_before = restai.ws_accepted
+        # RestAI's heartbeat finds the token expired: auth:expired, then close 4001.
+        restai.revoke_access_tokens()
+        await restai.expire_sockets()
+        await restai.item_status_hook(line, "preparing")
+        [change] = await openapp.wait_changes(opened.payload["streamId"], 1, timeout=15)
+
+    assert change.payload["changeType"] == "LINE_STATUS_CHANGED"
+    assert restai.ws_accepted > sockets_before  # it reconnected with a fresh token
+    assert restai.refreshes + restai.logins >= 2
