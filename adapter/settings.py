@@ -32,6 +32,11 @@ POS_ADAPTER_SHUTDOWN_GRACE          seconds to finish in-flight work on stop    
 POS_ADAPTER_RETENTION               seconds handled messages are remembered      604800
 POS_ADAPTER_LOG_LEVEL               debug, info, warning, error                  info
 POS_ADAPTER_LOG_FORMAT              ``json`` or ``console``                      json
+POS_ADAPTER_METRICS_HOST            address of the Prometheus endpoint           127.0.0.1
+POS_ADAPTER_METRICS_PORT            its port; ``0`` switches it off              9464
+POS_ADAPTER_WATCHDOG_INTERVAL       seconds between checks that our consumer     5
+                                    is still registered on the command queue
+POS_ADAPTER_HEALTH_INTERVAL         seconds between PosHealthReported messages   30
 POS_ADAPTER_RESTAI_EMAIL            RestAI user (driver ``restai``)              (unset)
 POS_ADAPTER_RESTAI_PASSWORD         its password, never logged                   (unset)
 POS_ADAPTER_RESTAI_BRANCH_ID        RestAI branch; first of the account if unset (unset)
@@ -105,6 +110,10 @@ class Settings(BaseSettings):
     retention: Seconds = 7 * 24 * 3600
     log_level: LogLevel = LogLevel.INFO
     log_format: LogFormat = LogFormat.JSON
+    metrics_host: str = Field("127.0.0.1", min_length=1)
+    metrics_port: Annotated[int, Field(ge=0, le=65535)] = 9464
+    watchdog_interval: Seconds = 5.0
+    health_interval: Seconds = 30.0
     restai_email: str | None = None
     restai_password: SecretStr | None = None
     restai_branch_id: str | None = None

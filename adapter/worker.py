@@ -4,6 +4,14 @@ Start: configure logging, migrate the store, open the POS driver, connect to the
 (robust: it reconnects by itself), declare the topology, then start the outbox relay,
 the watcher and the consumer. Stop (SIGTERM/SIGINT): stop consuming, let in-flight
 commands finish within the grace period, stop the watcher, flush the outbox, close.
+
+Operations: the worker serves its Prometheus metrics (``adapter.metrics``) on
+``metrics_host:metrics_port`` (port 0: off), sends PosHealthReported every
+``health_interval`` (``adapter.health_report``), and its consumer watchdog
+(``adapter.watchdog``) registers a lost consumer again. ``run()`` returns the exit code:
+0 after a requested stop, ``EXIT_CONSUMER_LOST`` (3) when the consumer could not be
+registered again (the worker stops gracefully first, so that a supervisor restarts a
+fresh process).
 """
 
 from __future__ import annotations
@@ -18,8 +26,12 @@ import structlog
 from aio_pika.abc import AbstractRobustConnection
 
 from adapter.amqp import CommandConsumer, OutboxRelay, declare_topology
+from adapter.health_report import HealthReporter
+from adapter.instrumented import MeteredDriver, MeteredStore, sample_backlog
+from adapter.metrics import Metrics, MetricsServer
 from adapter.settings import QueueType, Settings, SubmissionPolicy
 from adapter.store import SqlStore, now
+from adapter.watchdog import ConsumerWatchdog
 from handlers import (
     Backoff,
     Dispatcher,
@@ -35,6 +47,7 @@ from schemas import MessageType
 log = structlog.get_logger("pos_adapter.worker")
 
 PRUNE_INTERVAL = 3600.0
+EXIT_CONSUMER_LOST = 3
 
 
 def build_driver(settings: Settings) -> PosDriver:
@@ -78,6 +91,11 @@ class Worker:
         self.watcher: Watcher | None = None
         self.relay: OutboxRelay | None = None
         self.consumer: CommandConsumer | None = None
+        self.watchdog: ConsumerWatchdog | None = None
+        self.metrics = Metrics(settings.location_id, settings.driver)
+        self.metrics_server = MetricsServer(self.metrics.registry)
+        self.exit_code = 0
+        self._watchdog_task: asyncio.Task[None] | None = None
 
     def request_stop(self) -> None:
         self.stop_requested.set()
@@ -90,12 +108,14 @@ class Worker:
     async def run(self) -> int:
         settings = self.settings
         structlog.contextvars.bind_contextvars(locationId=settings.location_id)
-        store = self.store = SqlStore(settings.store_url)
+        store = self.store = MeteredStore(settings.store_url)
         await store.start()
-        driver = build_driver(settings)
+        driver = MeteredDriver(build_driver(settings), self.metrics)
         await driver.open()
         connection: AbstractRobustConnection | None = None
         tasks: list[asyncio.Task[None]] = []
+        if settings.metrics_port:
+            self.metrics_server.start(settings.metrics_host, settings.metrics_port)
         try:
             connection = await connect_broker(settings, self.stop_requested)
             if connection is None:
@@ -115,8 +135,9 @@ class Worker:
                 await connection.close()
             await driver.aclose()
             await store.close()
-        log.info("pos-adapter stopped")
-        return 0
+            await self.metrics_server.stop()
+        log.info("pos-adapter stopped", exit_code=self.exit_code)
+        return self.exit_code
 
     async def _start(
         self, connection: AbstractRobustConnection, store: SqlStore, driver: PosDriver
@@ -130,7 +151,9 @@ class Worker:
             publisher_confirms=True, on_return_raises=True
         )
         dead_letter = await dead_letter_channel.get_exchange(settings.dead_letter_exchange)
-        self.relay = OutboxRelay(store, publish_channel, settings.events_exchange)
+        self.relay = OutboxRelay(
+            store, publish_channel, settings.events_exchange, metrics=self.metrics
+        )
         ctx = HandlerContext(
             location_id=settings.location_id,
             store=store,
@@ -145,7 +168,8 @@ class Worker:
             mode=settings.change_mode,
             expiry_check_interval=min(60.0, settings.stream_max_age / 4),
         )
-        ctx.listener = self.watcher
+        ctx.listener = watcher = self.watcher
+        self.metrics.watch_streams(lambda: len(watcher.watched))
         dispatcher = Dispatcher(
             ctx,
             {
@@ -161,7 +185,8 @@ class Worker:
             max_redeliveries=settings.max_redeliveries,
         )
         self.consumer = CommandConsumer(
-            topology.command_queue, dead_letter, settings.location_id, dispatcher
+            topology.command_queue, dead_letter, settings.location_id, dispatcher,
+            metrics=self.metrics,
         )
         tasks = [
             asyncio.create_task(self.relay.run(), name="outbox-relay"),
@@ -169,7 +194,41 @@ class Worker:
             asyncio.create_task(self._prune_loop(store), name="pruner"),
         ]
         await self.consumer.start()
-        return tasks
+        return [*tasks, *self._start_operations(connection, store, ctx, self.consumer, watcher)]
+
+    def _start_operations(
+        self,
+        connection: AbstractRobustConnection,
+        store: SqlStore,
+        ctx: HandlerContext,
+        consumer: CommandConsumer,
+        watcher: Watcher,
+    ) -> list[asyncio.Task[None]]:
+        """The watchdog, the health reports and the backlog sampling, once consuming."""
+        settings = self.settings
+        watchdog = self.watchdog = ConsumerWatchdog(
+            consumer, connection, interval=settings.watchdog_interval,
+            metrics=self.metrics, on_lost=self._consumer_lost,
+        )
+        watchdog.record(True)
+        reporter = HealthReporter(
+            ctx, interval=settings.health_interval, ping_timeout=settings.pos_deadline,
+            consumer_up=lambda: watchdog.consumer_up,
+            active_streams=lambda: len(watcher.watched),
+        )
+        self._watchdog_task = asyncio.create_task(watchdog.run(), name="watchdog")
+        return [
+            self._watchdog_task,
+            asyncio.create_task(reporter.run(), name="health-report"),
+            asyncio.create_task(
+                sample_backlog(store, self.metrics, settings.watchdog_interval),
+                name="backlog-sampler",
+            ),
+        ]
+
+    def _consumer_lost(self) -> None:
+        self.exit_code = EXIT_CONSUMER_LOST
+        self.request_stop()
 
     async def _until_stop(self, tasks: list[asyncio.Task[None]]) -> None:
         """Wait for a stop request; a background part that dies stops the worker."""
@@ -183,6 +242,9 @@ class Worker:
     async def _shutdown(self) -> None:
         grace = self.settings.shutdown_grace
         log.info("stopping: no new commands, finishing in-flight work", grace_s=grace)
+        if self._watchdog_task is not None:
+            # A consumer stopped on purpose is not one to register again.
+            self._watchdog_task.cancel()
         if self.consumer is not None:
             await self.consumer.stop(grace)
         if self.relay is not None and not await self.relay.flush(grace):

@@ -9,29 +9,51 @@ Each delivery is handed to the dispatcher, which says what to do with it:
 - an exception: the handler crashed; nack with requeue after a short pause. The quorum
   queue's ``x-delivery-limit`` (or the store's counter on a classic queue) dead-letters a
   command that keeps crashing.
+
+Each settled delivery is counted (``Metrics.command_settled``) with its type and outcome:
+the outcome its inbox row committed (noted by the metered store through
+``current_delivery``), else ``DUPLICATE`` (acked without a new answer),
+``DEAD_LETTERED`` (by our copy, or by the queue when the copy could not be published) or
+``CRASHED`` (nacked for redelivery). The watchdog asks :meth:`CommandConsumer.registered`
+whether the channel still has our consumer, and :meth:`CommandConsumer.restart` registers
+it again.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
-from typing import Protocol
+import time
+from collections.abc import Awaitable, Mapping
+from typing import Any, Protocol
 
 import aiormq
 import structlog
 from aio_pika import Message
-from aio_pika.abc import AbstractExchange, AbstractIncomingMessage, AbstractQueue
+from aio_pika.abc import (
+    AbstractExchange,
+    AbstractIncomingMessage,
+    AbstractQueue,
+    AbstractRobustChannel,
+)
 
+from adapter.metrics import DeliveryNote, Metrics, current_delivery, message_type_label
 from handlers import DeadLetter, Disposition
 
 log = structlog.get_logger("pos_adapter.consumer")
 
 ERROR_HEADER = "x-pos-adapter-error"
 CRASH_PAUSE = 0.5
+CANCEL_TIMEOUT = 5.0
+
+DUPLICATE = "DUPLICATE"
+DEAD_LETTERED = "DEAD_LETTERED"
+CRASHED = "CRASHED"
 
 
 class Dispatcher(Protocol):
-    async def dispatch(self, body: bytes, *, redelivered: bool) -> Disposition: ...
+    async def dispatch(
+        self, body: bytes, *, redelivered: bool, properties: Mapping[str, Any] | None = None
+    ) -> Disposition: ...
 
 
 class CommandConsumer:
@@ -41,12 +63,15 @@ class CommandConsumer:
         dead_letter: AbstractExchange,
         dead_letter_routing_key: str,
         dispatcher: Dispatcher,
+        metrics: Metrics | None = None,
     ) -> None:
         self._queue = queue
         self._dead_letter = dead_letter
         self._routing_key = dead_letter_routing_key
         self._dispatcher = dispatcher
+        self._metrics = metrics
         self._tag: str | None = None
+        self._stopped = False
         self._in_flight: set[asyncio.Task[None]] = set()
         self.deliveries = 0
         self.dead_lettered = 0
@@ -55,11 +80,65 @@ class CommandConsumer:
     def consuming(self) -> bool:
         return self._tag is not None
 
+    @property
+    def queue(self) -> AbstractQueue:
+        return self._queue
+
+    @property
+    def tag(self) -> str | None:
+        return self._tag
+
+    @property
+    def stopped(self) -> bool:
+        """``stop()`` was called: no consumer is expected any more."""
+        return self._stopped
+
     async def start(self) -> None:
         self._tag = await self._queue.consume(self._on_message, no_ack=False)
 
+    async def registered(self, timeout: float) -> bool | None:
+        """Whether the channel has our consumer: None while the connection or the channel
+        is being restored (aio-pika's business), or not restored within ``timeout``.
+
+        The broker cannot tell (on a quorum queue with single active consumer the consumer
+        count is 1 whoever consumes), so the channel's own consumer table is asked.
+        """
+        tag = self._tag
+        if tag is None:
+            return False
+        channel = self._queue.channel
+        try:
+            async with asyncio.timeout(timeout):
+                if isinstance(channel, AbstractRobustChannel):
+                    await channel.ready()
+                underlay = await channel.get_underlay_channel()
+        except (TimeoutError, aiormq.exceptions.AMQPError, ConnectionError, RuntimeError):
+            return None
+        if underlay.is_closed or not isinstance(underlay, aiormq.Channel):
+            return None
+        return tag in underlay.consumers
+
+    async def restart(self) -> None:
+        """Register the consumer again; raises if the broker refuses.
+
+        The old tag is cancelled first (quietly: it is usually gone already), so that the
+        robust queue does not bring it back beside the new one on the next reconnect.
+        """
+        if self._stopped:
+            return
+        tag, self._tag = self._tag, None
+        if tag is not None:
+            try:
+                async with asyncio.timeout(CANCEL_TIMEOUT):
+                    await self._queue.cancel(tag)
+            except (TimeoutError, aiormq.exceptions.AMQPError, ConnectionError,
+                    RuntimeError) as exc:
+                log.info("old consumer could not be cancelled", error=repr(exc))
+        await self.start()
+
     async def stop(self, grace: float) -> None:
         """Stop taking deliveries, then give in-flight ones ``grace`` seconds to finish."""
+        self._stopped = True
         if self._tag is not None:
             tag, self._tag = self._tag, None
             try:
@@ -81,16 +160,25 @@ class CommandConsumer:
         if task is not None:
             self._in_flight.add(task)
         self.deliveries += 1
+        # This task's own context (aiormq runs each delivery in a task of its own).
+        note = DeliveryNote()
+        current_delivery.set(note)
+        started = time.perf_counter()
         try:
-            await self._handle(message)
+            outcome = await self._handle(message, note)
         finally:
             if task is not None:
                 self._in_flight.discard(task)
+        if self._metrics is not None:
+            message_type = note.message_type or message_type_label(message.type)
+            self._metrics.command_settled(message_type, outcome, time.perf_counter() - started)
 
-    async def _handle(self, message: AbstractIncomingMessage) -> None:
+    async def _handle(self, message: AbstractIncomingMessage, note: DeliveryNote) -> str:
+        """Dispatch and settle the delivery; its outcome for the metrics."""
         try:
             disposition = await self._dispatcher.dispatch(
-                message.body, redelivered=bool(message.redelivered)
+                message.body, redelivered=bool(message.redelivered),
+                properties=dict(message.info()),
             )
         except asyncio.CancelledError:
             # Not a success: leave the delivery unacked so the broker redelivers it.
@@ -100,16 +188,20 @@ class CommandConsumer:
                           amqp_message_id=message.message_id)
             await asyncio.sleep(CRASH_PAUSE)
             await _settle(message.nack(requeue=True))
-            return
-        if isinstance(disposition, DeadLetter) and not await self._dead_letter_copy(
-            message, disposition.reason
-        ):
-            await _settle(message.nack(requeue=True))
-            return
+            return CRASHED
+        if isinstance(disposition, DeadLetter):
+            if not await self._dead_letter_copy(message, disposition.reason):
+                # Nothing is lost: the queue's own dead-lettering takes it (with x-death
+                # instead of our reason), rather than redelivering it for ever.
+                await _settle(message.reject(requeue=False))
+                return DEAD_LETTERED
+            await _settle(message.ack())
+            return DEAD_LETTERED
         await _settle(message.ack())
+        return note.outcome or DUPLICATE
 
     async def _dead_letter_copy(self, message: AbstractIncomingMessage, reason: str) -> bool:
-        headers = dict(message.headers or {})
+        headers = _publishable(dict(message.headers or {}))
         headers[ERROR_HEADER] = reason
         copy = Message(
             message.body,
@@ -134,9 +226,23 @@ class CommandConsumer:
                       reason=reason, error=repr(exc))
             return False
         self.dead_lettered += 1
+        if self._metrics is not None:
+            self._metrics.dead_lettered.inc()
         log.warning("dead-lettered a command", reason=reason,
                     amqp_message_id=message.message_id, bytes=len(message.body))
         return True
+
+
+def _publishable(value: Any) -> Any:
+    """Header values as the client can send them again: a value that was not UTF-8 text
+    arrives as ``bytes``, which the encoder refuses; ``bytearray`` goes out as bytes."""
+    if isinstance(value, bytes):
+        return bytearray(value)
+    if isinstance(value, dict):
+        return {key: _publishable(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_publishable(item) for item in value]
+    return value
 
 
 async def _settle(operation: Awaitable[None]) -> None:

@@ -6,6 +6,7 @@ at once; a row counts as sent only when the broker confirmed it, and confirmed r
 marked sent in order. A return (unroutable), a nack or a lost channel stops the
 pipeline: after a back-off the relay resends from the first unconfirmed row, so a
 stream's messages never overtake each other (consumers de-duplicate by messageId).
+A message is counted as out (``pos_adapter_messages_out_total``) on its confirm.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import structlog
 from aio_pika.abc import AbstractRobustChannel
 from aiormq.abc import AbstractChannel
 
+from adapter.metrics import Metrics
 from adapter.store import OutboxRow, SqlStore
 from handlers import Backoff
 
@@ -58,11 +60,13 @@ class OutboxRelay:
         exchange: str,
         *,
         window: int = 256,
+        metrics: Metrics | None = None,
     ) -> None:
         self._store = store
         self._channel = channel
         self._exchange = exchange
         self._window = window
+        self._metrics = metrics
         self._pending: deque[OutboxRow] = deque()
         self._last_queued = 0
         self._reload_from: int | None = None
@@ -163,6 +167,8 @@ class OutboxRelay:
                     if task.cancelled() or task.exception() is not None or not task.result():
                         raise _PublishFailed(row.id, _failure_reason(task))
                     confirmed.append(row.id)
+                    if self._metrics is not None:
+                        self._metrics.messages_out.labels(row.message.message_type).inc()
                 if confirmed:
                     self._store.mark_sent(confirmed)
                     self.published += len(confirmed)

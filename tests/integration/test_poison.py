@@ -134,3 +134,24 @@ async def test_a_command_that_keeps_crashing_is_dead_lettered(
             "TableOrderSnapshotRequested", {"posTableId": "T1", "tableSessionId": "s"}
         )
         assert (await openapp.result_for(ok)).payload["outcome"] == "RESOLVED"
+
+
+async def test_poison_with_binary_headers_is_dead_lettered_with_its_reason(
+    start_adapter: StartAdapter, amqp_url: str, settings: Settings, dead_letters: DeadLetters
+) -> None:
+    async with start_adapter():
+        await dead_letters.attach()
+        connection = await aio_pika.connect(amqp_url)
+        async with connection:
+            channel = await connection.channel()
+            commands = await channel.get_exchange(settings.commands_exchange)
+            await commands.publish(
+                aio_pika.Message(b"not json", headers={"x-bin": bytearray(b"\xff\x00\xfe")}),
+                routing_key=f"{settings.location_id}.raw",
+            )
+
+        dead = await dead_letters.next()
+
+    headers = dead.headers or {}
+    assert "JSON" in str(headers["x-pos-adapter-error"])
+    assert bytes(headers["x-bin"]) == b"\xff\x00\xfe"  # type: ignore[arg-type]

@@ -1,0 +1,77 @@
+"""PosHealthReported (contract §4.6): the adapter's heartbeat to OpenApp.
+
+One report every ``health_interval`` seconds, the first one a full interval after the
+start, once the worker has settled (and not ahead of the answers to the first commands,
+which readers of the events stream such as the demo take in order). It goes through the
+outbox like every other message, so a report written while the broker is away is
+delivered, in order, once it is back (OpenApp then sees when the adapter was alive).
+``healthy`` is the adapter's own verdict: the POS answered the ping and our consumer is
+registered on the command queue (the watchdog's last finding).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+import structlog
+
+from adapter.metrics import software_version
+from handlers import HandlerContext, WriteSet
+from handlers._messages import outgoing
+from schemas import PosHealthReported
+
+log = structlog.get_logger("pos_adapter.health")
+
+SOFTWARE_NAME = "pos-adapter"
+
+
+class HealthReporter:
+    def __init__(
+        self,
+        ctx: HandlerContext,
+        *,
+        interval: float,
+        ping_timeout: float,
+        consumer_up: Callable[[], bool],
+        active_streams: Callable[[], int],
+    ) -> None:
+        self._ctx = ctx
+        self._interval = interval
+        self._ping_timeout = ping_timeout
+        self._consumer_up = consumer_up
+        self._active_streams = active_streams
+        self._version = software_version()
+
+    async def run(self) -> None:
+        while True:
+            await asyncio.sleep(self._interval)
+            try:
+                await self.report()
+            except Exception as exc:
+                # A store in trouble must not stop the worker: the next report may pass.
+                log.warning("could not write the health report", error=repr(exc))
+
+    async def report(self) -> PosHealthReported:
+        """Ping the POS and commit one PosHealthReported to the outbox."""
+        ctx = self._ctx
+        reachable = await self._pos_reachable()
+        payload = PosHealthReported(
+            healthy=reachable and self._consumer_up(),
+            software_name=SOFTWARE_NAME,
+            software_version=self._version,
+            driver=ctx.driver.name,
+            pos_reachable=reachable,
+            active_streams=self._active_streams(),
+        )
+        message = outgoing(payload, location_id=ctx.location_id, correlation_id=None,
+                           pos_table_id=None, occurred_at=ctx.clock())
+        await ctx.store.commit(WriteSet(outbox=[message]))
+        return payload
+
+    async def _pos_reachable(self) -> bool:
+        try:
+            async with asyncio.timeout(self._ping_timeout):
+                return await self._ctx.driver.ping()
+        except Exception:
+            return False

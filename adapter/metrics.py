@@ -1,0 +1,220 @@
+"""Prometheus metrics of one worker, and the HTTP endpoint that serves them.
+
+Each :class:`Worker` has its own :class:`Metrics` (its own ``CollectorRegistry``): tests
+run several workers in one process, and the process-wide default registry would mix
+them. The endpoint is prometheus-client's WSGI app on the standard library's threading
+WSGI server (what ``start_http_server`` builds, with a shorter shutdown poll: stopping a
+worker then takes milliseconds, not half a second), in a daemon thread: a scrape never
+waits for the event loop, so a busy loop does not make scrapes fail. For the same
+reason a hung loop would leave the last values standing; the watchdog therefore stamps
+``pos_adapter_watchdog_last_check_timestamp_seconds`` on every check, and ``pos-adapter
+health`` trusts ``pos_adapter_consumer_up`` only while that stamp is fresh.
+
+The metrics (``type`` is a messageType, ``outcome`` the inbox outcome of the command):
+
+==============================================  =========  =================================
+name                                            kind       labels
+==============================================  =========  =================================
+pos_adapter_messages_in_total                   counter    type, outcome (RESOLVED,
+                                                           REJECTED:<reason>, ACCEPTED, ...,
+                                                           DUPLICATE, DEAD_LETTERED,
+                                                           CRASHED)
+pos_adapter_messages_out_total                  counter    type (counted when confirmed)
+pos_adapter_handling_seconds                    histogram  type (delivery to settlement)
+pos_adapter_pos_call_seconds                    histogram  driver, operation
+pos_adapter_pos_errors_total                    counter    driver, operation
+pos_adapter_active_streams                      gauge
+pos_adapter_outbox_backlog                      gauge      (unsent rows, sampled)
+pos_adapter_dead_lettered_total                 counter
+pos_adapter_consumer_up                         gauge      location
+pos_adapter_consumer_restarts_total             counter
+pos_adapter_watchdog_last_check_timestamp_...   gauge
+pos_adapter_info                                info       version, location, driver
+==============================================  =========  =================================
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+from collections.abc import Callable
+from contextvars import ContextVar
+from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
+from socketserver import ThreadingMixIn
+from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+import structlog
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info, make_wsgi_app
+
+from schemas import MessageType
+
+log = structlog.get_logger("pos_adapter.metrics")
+
+UNKNOWN_TYPE = "unknown"
+SHUTDOWN_POLL = 0.05
+CONSUMER_UP = "pos_adapter_consumer_up"
+LAST_CHECK = "pos_adapter_watchdog_last_check_timestamp_seconds"
+_KNOWN_TYPES = frozenset(t.value for t in MessageType)
+
+
+def software_version() -> str:
+    """The installed package's version (PosHealthReported.softwareVersion)."""
+    try:
+        return version("pos-adapter")
+    except PackageNotFoundError:  # pragma: no cover - running from a bare checkout
+        return "0+unknown"
+
+
+def message_type_label(value: str | None) -> str:
+    """A bounded ``type`` label: a contract messageType, else ``unknown`` (poison can
+    carry any text in its AMQP ``type``)."""
+    if value is not None and value in _KNOWN_TYPES:
+        return value
+    return UNKNOWN_TYPE
+
+
+@dataclass(slots=True)
+class DeliveryNote:
+    """What the store saw of the delivery being handled: filled in by the metered store,
+    read by the consumer once the delivery is settled."""
+
+    message_type: str | None = None
+    outcome: str | None = None
+
+
+current_delivery: ContextVar[DeliveryNote | None] = ContextVar(
+    "pos_adapter_delivery", default=None
+)
+"""Set by the consumer in each delivery's own task (aiormq runs each in a task)."""
+
+
+class Metrics:
+    """The instruments of one worker, in a registry of their own."""
+
+    def __init__(self, location_id: str, driver: str) -> None:
+        self.location_id = location_id
+        self.driver = driver
+        self.registry = registry = CollectorRegistry()
+        self.messages_in = Counter(
+            "pos_adapter_messages_in", "Commands taken from the queue, by type and outcome.",
+            ["type", "outcome"], registry=registry,
+        )
+        self.messages_out = Counter(
+            "pos_adapter_messages_out", "Messages published and confirmed by the broker.",
+            ["type"], registry=registry,
+        )
+        self.handling_seconds = Histogram(
+            "pos_adapter_handling_seconds", "From delivery to ack/nack, by command type.",
+            ["type"], registry=registry,
+        )
+        self.pos_call_seconds = Histogram(
+            "pos_adapter_pos_call_seconds", "One POS driver call (one attempt).",
+            ["driver", "operation"], registry=registry,
+        )
+        self.pos_errors = Counter(
+            "pos_adapter_pos_errors",
+            "POS driver calls that failed (unreachable, 5xx, timeouts, unexpected errors; "
+            "business refusals are answers, not errors).",
+            ["driver", "operation"], registry=registry,
+        )
+        self.active_streams = Gauge(
+            "pos_adapter_active_streams", "Change streams being watched.", registry=registry
+        )
+        self.outbox_backlog = Gauge(
+            "pos_adapter_outbox_backlog", "Outbox rows not confirmed by the broker yet (sampled).",
+            registry=registry,
+        )
+        self.dead_lettered = Counter(
+            "pos_adapter_dead_lettered", "Commands dead-lettered with a reason.",
+            registry=registry,
+        )
+        self.consumer_up = Gauge(
+            CONSUMER_UP, "1 while our consumer is registered on the command queue.",
+            ["location"], registry=registry,
+        ).labels(location_id)
+        self.consumer_restarts = Counter(
+            "pos_adapter_consumer_restarts", "Consumers the watchdog registered again.",
+            registry=registry,
+        )
+        self.last_check = Gauge(
+            LAST_CHECK, "When the consumer watchdog last checked (Unix time).", registry=registry
+        )
+        Info("pos_adapter", "The adapter's identity.", registry=registry).info(
+            {"version": software_version(), "location": location_id, "driver": driver}
+        )
+
+    def command_settled(self, message_type: str, outcome: str, seconds: float) -> None:
+        self.messages_in.labels(message_type, outcome).inc()
+        self.handling_seconds.labels(message_type).observe(seconds)
+
+    def watch_streams(self, count: Callable[[], int]) -> None:
+        """Read the number of active streams at scrape time."""
+        self.active_streams.set_function(lambda: float(count()))
+
+    def watchdog_checked(self, consumer_up: bool, at: float) -> None:
+        self.consumer_up.set(1.0 if consumer_up else 0.0)
+        self.last_check.set(at)
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        """A scrape is not worth a line on stderr."""
+
+
+class _Server(ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+
+
+class _Server6(_Server):
+    address_family = socket.AF_INET6
+
+
+class MetricsServer:
+    """The metrics of one registry over HTTP, served from a daemon thread."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self._registry = registry
+        self._server: WSGIServer | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def port(self) -> int | None:
+        """The port actually bound (None when not serving)."""
+        return None if self._server is None else int(self._server.server_port)
+
+    def start(self, host: str, port: int) -> bool:
+        """Serve on ``host:port``; False (logged) if the port cannot be bound.
+
+        A taken port does not stop the worker: answering commands matters more than
+        being scraped, and ``pos-adapter health`` reports the endpoint as unreachable
+        (or as another location's) so the operator still learns of it.
+        """
+        server_class = _Server6 if ":" in host else _Server
+        try:
+            server = make_server(host, port, make_wsgi_app(self._registry),
+                                 server_class=server_class, handler_class=_QuietHandler)
+        except OSError as exc:
+            log.error("metrics endpoint not started", host=host, port=port, error=str(exc))
+            return False
+        self._server = server
+        self._thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": SHUTDOWN_POLL},
+            name="metrics-endpoint", daemon=True,
+        )
+        self._thread.start()
+        log.info("metrics endpoint listening", host=host, port=self.port)
+        return True
+
+    async def stop(self) -> None:
+        server, thread = self._server, self._thread
+        self._server = self._thread = None
+        if server is None:
+            return
+        # shutdown() waits for the serving loop's next poll: not on the event loop.
+        await asyncio.to_thread(server.shutdown)
+        server.server_close()
+        if thread is not None:
+            await asyncio.to_thread(thread.join, 5.0)
