@@ -10,6 +10,8 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
+from adapter.ops import dlq, messages, replay, streams
+from adapter.ops.health import health
 from adapter.settings import Settings, SettingsError, load_settings
 
 app = typer.Typer(
@@ -98,6 +100,13 @@ def demo(
 
     settings = settings_or_exit()
     raise typer.Exit(run_async(run_demo(settings, table)))
+
+
+app.command()(health)
+app.add_typer(dlq.app, name="dlq")
+app.add_typer(streams.app, name="streams")
+app.add_typer(messages.app, name="messages")
+app.command("replay")(replay.replay)
 
 
 def main() -> None:

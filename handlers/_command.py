@@ -1,12 +1,24 @@
-"""What every command handler shares: the checks before the POS, and answering."""
+"""What every command handler shares: the checks before the POS, and answering.
+
+The delivery being handled (its body and AMQP properties, for the journal) reaches
+:func:`answer` through the :data:`delivery` context variable, set by the dispatcher for
+the task that handles it. Handlers must not see AMQP (they answer a parsed command, and
+the same handlers would serve another transport), and threading the raw delivery
+through every handler's signature only to hand it back to ``answer`` would make each of
+them carry it; a context variable is per task, so concurrent deliveries never mix.
+"""
 
 from __future__ import annotations
 
-from typing import Protocol
+from collections.abc import Mapping
+from contextvars import ContextVar
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
 
 from handlers._context import HandlerContext
 from handlers._messages import inbox_entry, outgoing
-from handlers._records import OutgoingMessage, WriteSet
+from handlers._records import JournalEntry, OutgoingMessage, WriteSet
 from pos_drivers import (
     NotSupported,
     OrderClosed,
@@ -26,6 +38,42 @@ class CommandHandler(Protocol):
     def rejected(self, command: ParsedCommand, rejection: Rejection) -> WireModel:
         """The result payload that rejects ``command`` as a whole."""
         ...
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """The delivery being handled, as it arrived: journal material only."""
+
+    body: bytes
+    properties: Mapping[str, Any] | None
+    received_at: datetime
+
+
+delivery: ContextVar[Delivery | None] = ContextVar("pos_adapter_delivery", default=None)
+"""Set by the dispatcher around the handling of one delivery (see the module docstring)."""
+
+
+def journal_entry(
+    ctx: HandlerContext,
+    command: ParsedCommand,
+    outcome: str,
+    *,
+    result_message_id: str | None = None,
+) -> JournalEntry:
+    """The journal entry of ``command`` with the delivery that carried it, if any."""
+    received = delivery.get()
+    return JournalEntry(
+        location_id=ctx.location_id,
+        message_id=command.message_id,
+        message_type=str(command.message_type),
+        pos_table_id=command.pos_table_id,
+        correlation_id=command.correlation_id,
+        received_at=received.received_at if received is not None else ctx.clock(),
+        outcome=outcome,
+        body=received.body if received is not None else None,
+        properties=received.properties if received is not None else None,
+        result_message_id=result_message_id,
+    )
 
 
 def rejection(
@@ -95,7 +143,8 @@ def answer(
     outcome: str,
     writes: WriteSet | None = None,
 ) -> tuple[WriteSet, OutgoingMessage]:
-    """Add the result and the inbox row to ``writes`` (after any change messages)."""
+    """Add the result, the inbox row and the journal entry to ``writes`` (after any
+    change messages)."""
     writes = writes or WriteSet()
     now = ctx.clock()
     result = outgoing(
@@ -114,6 +163,9 @@ def answer(
         received_at=now,
         outcome=outcome,
         result=result,
+    )
+    writes.journal.append(
+        journal_entry(ctx, command, outcome, result_message_id=result.message_id)
     )
     return writes, result
 

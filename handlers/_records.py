@@ -8,10 +8,11 @@ groups concurrent write sets into one commit).
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Protocol
+from typing import Any, Protocol
 
 from schemas import Snapshot
 
@@ -122,6 +123,29 @@ class SubmissionRecord:
     updated_at: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class JournalEntry:
+    """A message received, as it arrived, and what became of it.
+
+    The journal is for people: ``pos-adapter messages`` reads it and ``pos-adapter replay``
+    publishes from it. It is written with the command's inbox row (same transaction), so
+    it never claims an outcome that was not committed. Poison may have no usable
+    messageId; ``body`` and ``properties`` are None when the handler ran outside a delivery
+    (tests calling a handler directly).
+    """
+
+    location_id: str
+    message_id: str | None
+    message_type: str | None
+    pos_table_id: str | None
+    correlation_id: str | None
+    received_at: datetime
+    outcome: str
+    body: bytes | None = None
+    properties: Mapping[str, Any] | None = None
+    result_message_id: str | None = None
+
+
 @dataclass(slots=True)
 class WriteSet:
     """Everything one step of a handler writes, committed atomically."""
@@ -130,6 +154,7 @@ class WriteSet:
     streams: list[StreamRecord] = field(default_factory=list)
     submissions: list[SubmissionRecord] = field(default_factory=list)
     outbox: list[OutgoingMessage] = field(default_factory=list)
+    journal: list[JournalEntry] = field(default_factory=list)
 
 
 class DuplicateMessage(Exception):

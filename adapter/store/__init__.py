@@ -1,7 +1,18 @@
 """The adapter's store: SQLAlchemy async, SQLite by default, PostgreSQL by URL."""
 
 from adapter.store._migrate import alembic_config, migrate
+from adapter.store._reader import MessageQuery, StoredMessage, StoreReader, StoreUnavailable
 from adapter.store._rows import OutboxRow, now
 from adapter.store._store import SqlStore
 
-__all__ = ["OutboxRow", "SqlStore", "alembic_config", "migrate", "now"]
+__all__ = [
+    "MessageQuery",
+    "OutboxRow",
+    "SqlStore",
+    "StoreReader",
+    "StoreUnavailable",
+    "StoredMessage",
+    "alembic_config",
+    "migrate",
+    "now",
+]

@@ -5,6 +5,10 @@ all the write sets that are waiting in one transaction, a few statements per tab
 (executemany), and commits once. One transaction per command cannot keep up with the
 broker; one commit per batch can, and SQLite has one writer anyway. A batch that fails
 is retried one write set at a time, so one bad write set never fails its neighbours.
+
+The journal entries of a batch (one per command, with its inbox row) go in with one
+more executemany; a write set refused as a duplicate loses its entry with the rest of it
+(the dispatcher journals the duplicate itself).
 """
 
 from __future__ import annotations
@@ -23,12 +27,13 @@ from adapter.store._engine import Insert
 from adapter.store._rows import (
     OutboxRow,
     inbox_values,
+    journal_values,
     now,
     outbox_values,
     stream_values,
     submission_values,
 )
-from adapter.store._tables import inbox, outbox, streams, submissions
+from adapter.store._tables import inbox, journal, outbox, streams, submissions
 from handlers import DuplicateMessage, WriteSet
 
 log = structlog.get_logger("pos_adapter.store")
@@ -76,6 +81,7 @@ class GroupCommitter:
         self._upsert_streams = _upsert(insert, streams, ["stream_id"])
         self._upsert_submissions = _upsert(insert, submissions, ["location_id", "submission_id"])
         self._insert_outbox = outbox.insert().returning(outbox.c.id, sort_by_parameter_order=True)
+        self._insert_journal = journal.insert()
         self._pending: list[_Pending] = []
         self._sent_ids: list[int] = []
         self._wakeup = asyncio.Event()
@@ -182,6 +188,8 @@ class GroupCommitter:
                                                     for s in ws.streams])
         await _execute(conn, self._upsert_submissions, [submission_values(s) for ws in kept
                                                         for s in ws.submissions])
+        await _execute(conn, self._insert_journal, [journal_values(e) for ws in kept
+                                                    for e in ws.journal])
         messages = [message for ws in kept for message in ws.outbox]
         rows: list[OutboxRow] = []
         if messages:

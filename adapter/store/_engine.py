@@ -5,6 +5,10 @@ transaction survives a process crash such as kill -9; only a power loss can drop
 last commits), a busy timeout, and write transactions that begin IMMEDIATE: a deferred
 BEGIN that later upgrades to a write lock fails under concurrent writers in WAL.
 Writes go through one connection (the group committer), reads through a small pool.
+
+Another process reading the store (the operators' commands) gets an engine of its own,
+read-only at the database's level (``PRAGMA query_only`` on SQLite, read-only
+transactions on PostgreSQL), so that a mistake in a query can never write.
 """
 
 from __future__ import annotations
@@ -66,3 +70,29 @@ def _tune_sqlite(engine: AsyncEngine, *, immediate: bool | None) -> None:
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def create_read_only_engine(url: str) -> AsyncEngine:
+    """An engine for another process that only reads the store (autocommit reads)."""
+    if not is_sqlite(url):
+        return create_async_engine(
+            url, pool_size=1, max_overflow=1, isolation_level="AUTOCOMMIT",
+            connect_args=_read_only_connect_args(url),
+        )
+    engine = create_async_engine(url, pool_size=1, max_overflow=0)
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA query_only=ON")
+        cursor.close()
+
+    return engine
+
+
+def _read_only_connect_args(url: str) -> dict[str, Any]:
+    if make_url(url).get_driver_name() == "asyncpg":
+        return {"server_settings": {"default_transaction_read_only": "on"}}
+    return {}

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from enum import Enum
 from typing import Any
 
 from sqlalchemy import Row
@@ -12,6 +14,7 @@ from sqlalchemy import Row
 from handlers import (
     CreatedLine,
     InboxRecord,
+    JournalEntry,
     OutgoingMessage,
     StreamRecord,
     StreamStatus,
@@ -104,6 +107,43 @@ def outbox_values(message: OutgoingMessage, created: datetime) -> dict[str, Any]
         "body": message.body,
         "created_at": created,
     }
+
+
+def journal_values(entry: JournalEntry) -> dict[str, Any]:
+    return {
+        "direction": "in",
+        "location_id": entry.location_id,
+        "message_id": entry.message_id,
+        "message_type": entry.message_type,
+        "pos_table_id": entry.pos_table_id,
+        "correlation_id": entry.correlation_id,
+        "received_at": entry.received_at,
+        "outcome": entry.outcome,
+        "body": entry.body,
+        "properties": properties_json(entry.properties),
+        "result_message_id": entry.result_message_id,
+    }
+
+
+def properties_json(properties: Any) -> str | None:
+    """AMQP properties as JSON text: headers may hold bytes, decimals and datetimes."""
+    if properties is None:
+        return None
+    return json.dumps(dict(properties), default=_jsonable, separators=(",", ":"))
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value).decode("utf-8", errors="replace")
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, set | frozenset):
+        return list(value)
+    return repr(value)
 
 
 def outbox_row(row: Row[Any]) -> OutboxRow:

@@ -15,6 +15,7 @@ import asyncio
 import json
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from sqlalchemy import Row, delete, func, select
@@ -31,7 +32,7 @@ from adapter.store._rows import (
     stream_record,
     submission_record,
 )
-from adapter.store._tables import inbox, outbox, streams, submissions
+from adapter.store._tables import inbox, journal, outbox, streams, submissions
 from handlers import (
     InboxRecord,
     StreamRecord,
@@ -225,8 +226,12 @@ class SqlStore:
         return count
 
     async def prune(self, older_than: datetime) -> None:
-        """Forget sent outbox rows, handled messages, ended streams and finished
-        submissions older than ``older_than``."""
+        """Forget sent outbox rows, handled messages, journal entries, ended streams and
+        finished submissions older than ``older_than``.
+
+        The journal, the largest table by far, goes in chunks of its own transactions, so
+        that commands waiting for the group commit never wait behind one long delete.
+        """
 
         async def job(conn: AsyncConnection) -> None:
             await conn.execute(
@@ -247,3 +252,21 @@ class SqlStore:
             )
 
         await self._committer.run(job)
+        while await self._committer.run(partial(_prune_journal, older_than=older_than)):
+            pass
+
+
+PRUNE_CHUNK = 2000
+
+
+async def _prune_journal(conn: AsyncConnection, *, older_than: datetime) -> bool:
+    """Delete up to PRUNE_CHUNK journal entries older than ``older_than``; whether there
+    may be more."""
+    oldest = (
+        select(journal.c.id)
+        .where(journal.c.received_at < older_than)
+        .order_by(journal.c.received_at)
+        .limit(PRUNE_CHUNK)
+    )
+    result = await conn.execute(delete(journal).where(journal.c.id.in_(oldest.scalar_subquery())))
+    return result.rowcount >= PRUNE_CHUNK

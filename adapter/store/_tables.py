@@ -1,4 +1,10 @@
-"""The store's tables (SQLAlchemy Core). Migrations in ``migrations/`` create them."""
+"""The store's tables (SQLAlchemy Core). Migrations in ``migrations/`` create them.
+
+The journal keeps every message received (the incoming side); the outgoing side is the
+outbox itself, whose sent rows stay until the retention prunes them. Indexes are few on
+purpose: each costs every command's commit, and the readers (``pos-adapter messages``,
+``replay``) are occasional operators' queries.
+"""
 
 from __future__ import annotations
 
@@ -58,6 +64,26 @@ outbox = Table(
         sqlite_where=text("sent_at IS NULL"),
         postgresql_where=text("sent_at IS NULL"),
     ),
+    Index("ix_outbox_message_id", "message_id"),
+)
+
+journal = Table(
+    "journal",
+    metadata,
+    Column("id", OutboxId, primary_key=True, autoincrement=True),
+    Column("direction", String(3), nullable=False),
+    Column("location_id", String(ID), nullable=False),
+    Column("message_id", String(ID)),
+    Column("message_type", String(64)),
+    Column("pos_table_id", String(ID)),
+    Column("correlation_id", String(ID)),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("outcome", Text, nullable=False),
+    Column("body", LargeBinary),
+    Column("properties", Text),
+    Column("result_message_id", String(ID)),
+    Index("ix_journal_received_at", "received_at"),
+    Index("ix_journal_message_id", "message_id"),
 )
 
 streams = Table(
