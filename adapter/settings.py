@@ -29,6 +29,7 @@ POS_ADAPTER_SUBMISSION_POLICY       ``partial`` or ``atomic``                   
 POS_ADAPTER_PRODUCT_CACHE_TTL       seconds the product list is reused for the   2
                                     check before a submission (0: never)
 POS_ADAPTER_SHUTDOWN_GRACE          seconds to finish in-flight work on stop     10
+POS_ADAPTER_LEASE_TTL               seconds a location's lease lasts unrenewed   15
 POS_ADAPTER_RETENTION               seconds handled messages are remembered      604800
 POS_ADAPTER_LOG_LEVEL               debug, info, warning, error                  info
 POS_ADAPTER_LOG_FORMAT              ``json`` or ``console``                      json
@@ -107,6 +108,7 @@ class Settings(BaseSettings):
     submission_policy: SubmissionPolicy = SubmissionPolicy.PARTIAL
     product_cache_ttl: Annotated[float, Field(ge=0)] = 2.0
     shutdown_grace: Seconds = 10.0
+    lease_ttl: Seconds = 15.0
     retention: Seconds = 7 * 24 * 3600
     log_level: LogLevel = LogLevel.INFO
     log_format: LogFormat = LogFormat.JSON

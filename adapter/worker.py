@@ -1,8 +1,9 @@
 """The worker's life: start every part, run until told to stop, stop gracefully.
 
 Start: configure logging, migrate the store, open the POS driver, connect to the broker
-(robust: it reconnects by itself), declare the topology, then start the outbox relay,
-the watcher and the consumer. Stop (SIGTERM/SIGINT): stop consuming, let in-flight
+(robust: it reconnects by itself), take the location's lease (``adapter.lease``: a
+standby waits here), declare the topology, then start the outbox relay, the watcher and
+the consumer. Stop (SIGTERM/SIGINT): stop consuming, let in-flight
 commands finish within the grace period, stop the watcher, flush the outbox, close.
 
 Operations: the worker serves its Prometheus metrics (``adapter.metrics``) on
@@ -10,8 +11,8 @@ Operations: the worker serves its Prometheus metrics (``adapter.metrics``) on
 ``health_interval`` (``adapter.health_report``), and its consumer watchdog
 (``adapter.watchdog``) registers a lost consumer again. ``run()`` returns the exit code:
 0 after a requested stop, ``EXIT_CONSUMER_LOST`` (3) when the consumer could not be
-registered again (the worker stops gracefully first, so that a supervisor restarts a
-fresh process).
+registered again, ``EXIT_LEASE_LOST`` (4) when the lease could not be renewed in time
+(the worker stops gracefully first, so that a supervisor restarts a fresh process).
 """
 
 from __future__ import annotations
@@ -28,9 +29,10 @@ from aio_pika.abc import AbstractRobustConnection
 from adapter.amqp import CommandConsumer, OutboxRelay, declare_topology
 from adapter.health_report import HealthReporter
 from adapter.instrumented import MeteredDriver, MeteredStore, sample_backlog
+from adapter.lease import LocationLease
 from adapter.metrics import Metrics, MetricsServer
 from adapter.settings import QueueType, Settings, SubmissionPolicy
-from adapter.store import SqlStore, now
+from adapter.store import SqlStore, insert_for, now
 from adapter.watchdog import ConsumerWatchdog
 from handlers import (
     Backoff,
@@ -48,6 +50,7 @@ log = structlog.get_logger("pos_adapter.worker")
 
 PRUNE_INTERVAL = 3600.0
 EXIT_CONSUMER_LOST = 3
+EXIT_LEASE_LOST = 4
 
 
 def build_driver(settings: Settings) -> PosDriver:
@@ -95,6 +98,7 @@ class Worker:
         self.metrics = Metrics(settings.location_id, settings.driver)
         self.metrics_server = MetricsServer(self.metrics.registry)
         self.exit_code = 0
+        self.lease: LocationLease | None = None
         self._watchdog_task: asyncio.Task[None] | None = None
 
     def request_stop(self) -> None:
@@ -121,7 +125,17 @@ class Worker:
             if connection is None:
                 log.info("stopped before the broker answered")
                 return 0
+            lease = self.lease = LocationLease(
+                store.run_in_transaction, insert_for(settings.store_url), settings.location_id,
+                ttl=settings.lease_ttl, clock=now,
+            )
+            if not await lease.acquire(self.stop_requested):
+                log.info("stopped while standing by")
+                return 0
+            if lease.waited:
+                await store.reload()  # another adapter served the location meanwhile
             tasks = await self._start(connection, store, driver)
+            tasks.append(asyncio.create_task(self._keep_lease(lease), name="lease"))
             log.info("pos-adapter started", driver=settings.driver,
                      queue=settings.command_queue, queue_type=settings.queue_type.value)
             self.started.set()
@@ -134,6 +148,8 @@ class Worker:
             if connection is not None:
                 await connection.close()
             await driver.aclose()
+            if self.lease is not None and not self.lease.lost.is_set():
+                await self.lease.release()
             await store.close()
             await self.metrics_server.stop()
         log.info("pos-adapter stopped", exit_code=self.exit_code)
@@ -225,6 +241,11 @@ class Worker:
                 name="backlog-sampler",
             ),
         ]
+
+    async def _keep_lease(self, lease: LocationLease) -> None:
+        await lease.keep()
+        self.exit_code = EXIT_LEASE_LOST
+        self.request_stop()
 
     def _consumer_lost(self) -> None:
         self.exit_code = EXIT_CONSUMER_LOST

@@ -1,5 +1,6 @@
 """The adapter's store: SQLAlchemy async, SQLite by default, PostgreSQL by URL."""
 
+from adapter.store._engine import insert_for
 from adapter.store._migrate import alembic_config, migrate
 from adapter.store._reader import MessageQuery, StoredMessage, StoreReader, StoreUnavailable
 from adapter.store._rows import OutboxRow, now
@@ -13,6 +14,7 @@ __all__ = [
     "StoreUnavailable",
     "StoredMessage",
     "alembic_config",
+    "insert_for",
     "migrate",
     "now",
 ]

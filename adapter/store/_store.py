@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import Row, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from adapter.store._committer import PLACEHOLDER, Committed, GroupCommitter
+from adapter.store._committer import PLACEHOLDER, Committed, GroupCommitter, Job
 from adapter.store._engine import create_engines, insert_for, is_sqlite
 from adapter.store._migrate import migrate
 from adapter.store._rows import (
@@ -64,14 +64,25 @@ class SqlStore:
     async def start(self) -> None:
         await migrate(self._writer)
         self._read_conn = await self._reader.connect()
+        await self.reload()
+        self._committer.start()
+
+    async def reload(self) -> None:
+        """Load the caches from the store: on start, and when this process takes a
+        location over from another adapter (which wrote the store meanwhile)."""
         rows = await self._fetch(
             select(inbox.c.message_id).where(inbox.c.result_body.is_not(None))
         )
+        self._answered.clear()
         self._answered.update(row[0] for row in rows)
+        self._active.clear()
         active = await self._fetch(select(streams).where(streams.c.status == "ACTIVE"))
         for row in active:
             self._cache_stream(stream_record(row))
-        self._committer.start()
+
+    async def run_in_transaction(self, job: Job) -> Any:
+        """Run ``job(connection)`` in the next group commit's transaction."""
+        return await self._committer.run(job)
 
     async def close(self) -> None:
         await self._committer.stop()

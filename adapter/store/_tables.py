@@ -129,3 +129,12 @@ submissions = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
+
+leases = Table(
+    "leases",
+    metadata,
+    Column("location_id", String(ID), primary_key=True),
+    Column("holder", String(256), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+)
+"""Which adapter serves a location (``adapter.lease``)."""
