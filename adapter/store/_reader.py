@@ -22,7 +22,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal, Self
 
-from sqlalchemy import Row, Select, inspect, select
+from sqlalchemy import ColumnElement, Row, Select, Table, inspect, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -186,35 +186,31 @@ def _check_sqlite_file(url: str) -> None:
 
 
 def _journal_query(query: MessageQuery) -> Select[Any]:
-    statement = select(journal)
-    if query.message_ids:
-        statement = statement.where(journal.c.message_id.in_(query.message_ids))
-    if query.pos_table_id is not None:
-        statement = statement.where(journal.c.pos_table_id == query.pos_table_id)
-    if query.message_type is not None:
-        statement = statement.where(journal.c.message_type == query.message_type)
-    if query.since is not None:
-        statement = statement.where(journal.c.received_at >= _as_utc(query.since))
-    if query.until is not None:
-        statement = statement.where(journal.c.received_at <= _as_utc(query.until))
-    statement = statement.order_by(journal.c.received_at.desc(), journal.c.id.desc())
-    return statement.limit(query.limit) if query.limit is not None else statement
+    order = (journal.c.received_at.desc(), journal.c.id.desc())
+    return _filtered(journal, journal.c.received_at, order, query)
 
 
 def _outbox_query(query: MessageQuery) -> Select[Any]:
-    statement = select(outbox)
-    if query.message_ids:
-        statement = statement.where(outbox.c.message_id.in_(query.message_ids))
-    if query.pos_table_id is not None:
-        statement = statement.where(outbox.c.pos_table_id == query.pos_table_id)
-    if query.message_type is not None:
-        statement = statement.where(outbox.c.message_type == query.message_type)
-    if query.since is not None:
-        statement = statement.where(outbox.c.created_at >= _as_utc(query.since))
-    if query.until is not None:
-        statement = statement.where(outbox.c.created_at <= _as_utc(query.until))
     # The id orders publication (and creation): no index on created_at is needed.
-    statement = statement.order_by(outbox.c.id.desc())
+    return _filtered(outbox, outbox.c.created_at, (outbox.c.id.desc(),), query)
+
+
+def _filtered(
+    table: Table, time: ColumnElement[Any], order: tuple[Any, ...], query: MessageQuery
+) -> Select[Any]:
+    """The journal's and the outbox's rows that match ``query``, newest first."""
+    statement = select(table)
+    if query.message_ids:
+        statement = statement.where(table.c.message_id.in_(query.message_ids))
+    if query.pos_table_id is not None:
+        statement = statement.where(table.c.pos_table_id == query.pos_table_id)
+    if query.message_type is not None:
+        statement = statement.where(table.c.message_type == query.message_type)
+    if query.since is not None:
+        statement = statement.where(time >= _as_utc(query.since))
+    if query.until is not None:
+        statement = statement.where(time <= _as_utc(query.until))
+    statement = statement.order_by(*order)
     return statement.limit(query.limit) if query.limit is not None else statement
 
 
