@@ -10,7 +10,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
-from adapter.ops import dlq, messages, replay, streams
+from adapter.ops import dlq, messages, replay, resync, streams
 from adapter.ops.health import health
 from adapter.settings import Settings, SettingsError, load_settings
 
@@ -107,6 +107,7 @@ app.add_typer(dlq.app, name="dlq")
 app.add_typer(streams.app, name="streams")
 app.add_typer(messages.app, name="messages")
 app.command("replay")(replay.replay)
+app.command("resync")(resync.resync)
 
 
 def main() -> None:

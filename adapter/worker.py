@@ -27,6 +27,7 @@ import structlog
 from aio_pika.abc import AbstractRobustConnection
 
 from adapter.amqp import CommandConsumer, OutboxRelay, declare_topology
+from adapter.control import ControlServer
 from adapter.health_report import HealthReporter
 from adapter.instrumented import MeteredDriver, MeteredStore, sample_backlog
 from adapter.lease import LocationLease
@@ -210,6 +211,7 @@ class Worker:
             asyncio.create_task(self._prune_loop(store), name="pruner"),
         ]
         await self.consumer.start()
+        await ControlServer(consume_channel, settings.location_id, watcher).start()
         return [*tasks, *self._start_operations(connection, store, ctx, self.consumer, watcher)]
 
     def _start_operations(

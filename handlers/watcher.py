@@ -239,20 +239,21 @@ class Watcher(StreamListener):
             self._pos_ok.set()
             self._wakeup.set()
 
-    async def sync_table(self, table: str) -> None:
-        """Read the table and push what changed since the stream's baseline."""
+    async def sync_table(self, table: str) -> int | None:
+        """Read the table and push what changed since the stream's baseline: how many
+        changes, or None when the table has no active stream."""
         ctx = self.ctx
         async with ctx.locks.hold(ctx.location_id, table):
             stream = await ctx.store.active_stream(ctx.location_id, table)
             if stream is None:
                 self.stream_ended(table)
-                return
+                return None
             self.pos_calls += 1
             check = await ctx.driver.read_check(table)
             current = await snapshot_of(ctx, table, check, stream.baseline)
             advance = advance_stream(stream, current, ctx.clock())
             if not advance.changed:
-                return
+                return 0
             await ctx.store.commit(WriteSet(streams=[advance.stream], outbox=advance.messages))
         self.changes_pushed += len(advance.messages)
         if advance.messages:
@@ -260,4 +261,5 @@ class Watcher(StreamListener):
                      count=len(advance.messages), sequence=advance.stream.last_sequence)
         if advance.closed:
             self.stream_ended(table)
+        return len(advance.messages)
 

@@ -86,6 +86,7 @@ class GroupCommitter:
         self._sent_ids: list[int] = []
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._conn: AsyncConnection | None = None
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._loop(), name="store-committer")
@@ -97,6 +98,20 @@ class GroupCommitter:
         self._task.cancel()
         await asyncio.gather(self._task, return_exceptions=True)
         self._task = None
+        await self._disconnect()
+
+    async def _connection(self) -> AsyncConnection:
+        """The committer's own connection, kept open: checking one out of the pool and
+        resetting it on return cost two more round trips to the database per batch."""
+        if self._conn is None:
+            self._conn = await self._engine.connect()
+        return self._conn
+
+    async def _disconnect(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                await conn.close()
 
     async def write(self, writes: WriteSet) -> None:
         """Commit ``writes``; DuplicateMessage if its inbox row exists already."""
@@ -164,17 +179,29 @@ class GroupCommitter:
     async def _transaction(
         self, batch: list[_Pending], sent: list[int]
     ) -> tuple[list[Any], Committed]:
-        async with self._engine.begin() as conn:
-            if sent:
-                mark = update(outbox).where(outbox.c.id.in_(sent)).values(sent_at=now())
-                await conn.execute(mark)
-            write_sets = [p.writes for p in batch if p.writes is not None]
-            errors, committed = await self._apply(conn, write_sets)
-            outcomes = iter(errors)
-            results = [
-                next(outcomes) if p.writes is not None else await _run(p.job, conn)
-                for p in batch
-            ]
+        conn = await self._connection()
+        try:
+            async with conn.begin():
+                return await self._statements(conn, batch, sent)
+        except Exception:
+            # A broken connection (a database restart) is replaced on the next batch.
+            if conn.invalidated or conn.closed:
+                await self._disconnect()
+            raise
+
+    async def _statements(
+        self, conn: AsyncConnection, batch: list[_Pending], sent: list[int]
+    ) -> tuple[list[Any], Committed]:
+        if sent:
+            mark = update(outbox).where(outbox.c.id.in_(sent)).values(sent_at=now())
+            await conn.execute(mark)
+        write_sets = [p.writes for p in batch if p.writes is not None]
+        errors, committed = await self._apply(conn, write_sets)
+        outcomes = iter(errors)
+        results = [
+            next(outcomes) if p.writes is not None else await _run(p.job, conn)
+            for p in batch
+        ]
         return results, committed
 
     async def _apply(
