@@ -5,8 +5,8 @@ store. The lease, a row per location in that store, names the one that consumes
 commands, runs the watcher and relays the outbox; the other waits. The holder renews it
 every third of its time to live; an adapter that cannot renew it in time stops serving at
 once (it exits, and its supervisor starts it again as a standby), so two holders never
-overlap by more than the renewal slack. With SQLite (one process) the lease is simply
-always held.
+overlap by more than the renewal slack. A SQLite store belongs to one process: the worker
+takes no lease there.
 """
 
 from __future__ import annotations

@@ -33,7 +33,7 @@ from adapter.instrumented import MeteredDriver, MeteredStore, sample_backlog
 from adapter.lease import LocationLease
 from adapter.metrics import Metrics, MetricsServer
 from adapter.settings import QueueType, Settings, SubmissionPolicy
-from adapter.store import SqlStore, insert_for, now
+from adapter.store import SqlStore, insert_for, is_sqlite, now
 from adapter.watchdog import ConsumerWatchdog
 from handlers import (
     Backoff,
@@ -126,17 +126,12 @@ class Worker:
             if connection is None:
                 log.info("stopped before the broker answered")
                 return 0
-            lease = self.lease = LocationLease(
-                store.run_in_transaction, insert_for(settings.store_url), settings.location_id,
-                ttl=settings.lease_ttl, clock=now,
-            )
-            if not await lease.acquire(self.stop_requested):
+            if not await self._take_lease(store):
                 log.info("stopped while standing by")
                 return 0
-            if lease.waited:
-                await store.reload()  # another adapter served the location meanwhile
             tasks = await self._start(connection, store, driver)
-            tasks.append(asyncio.create_task(self._keep_lease(lease), name="lease"))
+            if self.lease is not None:
+                tasks.append(asyncio.create_task(self._keep_lease(self.lease), name="lease"))
             log.info("pos-adapter started", driver=settings.driver,
                      queue=settings.command_queue, queue_type=settings.queue_type.value)
             self.started.set()
@@ -243,6 +238,25 @@ class Worker:
                 name="backlog-sampler",
             ),
         ]
+
+    async def _take_lease(self, store: SqlStore) -> bool:
+        """Wait for the location's lease; False if told to stop first.
+
+        A SQLite store belongs to one process: there is nobody to share the location with,
+        and a lease left by a killed predecessor would only delay the restart.
+        """
+        settings = self.settings
+        if is_sqlite(settings.store_url):
+            return True
+        lease = self.lease = LocationLease(
+            store.run_in_transaction, insert_for(settings.store_url), settings.location_id,
+            ttl=settings.lease_ttl, clock=now,
+        )
+        if not await lease.acquire(self.stop_requested):
+            return False
+        if lease.waited:
+            await store.reload()  # another adapter served the location meanwhile
+        return True
 
     async def _keep_lease(self, lease: LocationLease) -> None:
         await lease.keep()

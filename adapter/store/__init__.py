@@ -1,6 +1,6 @@
 """The adapter's store: SQLAlchemy async, SQLite by default, PostgreSQL by URL."""
 
-from adapter.store._engine import insert_for
+from adapter.store._engine import insert_for, is_sqlite
 from adapter.store._migrate import alembic_config, migrate
 from adapter.store._reader import MessageQuery, StoredMessage, StoreReader, StoreUnavailable
 from adapter.store._rows import OutboxRow, now
@@ -15,6 +15,7 @@ __all__ = [
     "StoredMessage",
     "alembic_config",
     "insert_for",
+    "is_sqlite",
     "migrate",
     "now",
 ]
