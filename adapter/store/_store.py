@@ -244,11 +244,16 @@ class SqlStore:
         that commands waiting for the group commit never wait behind one long delete.
         """
 
-        async def job(conn: AsyncConnection) -> None:
+        async def job(conn: AsyncConnection) -> list[str]:
             await conn.execute(
                 delete(outbox).where(outbox.c.sent_at.is_not(None), outbox.c.sent_at < older_than)
             )
-            await conn.execute(delete(inbox).where(inbox.c.received_at < older_than))
+            forgotten = await conn.execute(
+                delete(inbox).where(inbox.c.received_at < older_than).returning(
+                    inbox.c.message_id
+                )
+            )
+            message_ids = list(forgotten.scalars())
             await conn.execute(
                 delete(streams).where(
                     streams.c.status != StreamStatus.ACTIVE.value,
@@ -261,8 +266,10 @@ class SqlStore:
                     submissions.c.updated_at < older_than,
                 )
             )
+            return message_ids
 
-        await self._committer.run(job)
+        # Once committed, the cache forgets them too, so it does not grow for ever.
+        self._answered.difference_update(await self._committer.run(job))
         while await self._committer.run(partial(_prune_journal, older_than=older_than)):
             pass
 

@@ -182,3 +182,9 @@ async def test_prune_forgets_old_sent_rows_and_handled_messages(store: SqlStore)
 
     assert await store.inbox_entry("cmd-1") is None
     assert [r.message.message_id for r in await store.outbox_from(None)] == ["m-2"]
+    # Forgotten means forgotten: the messageId is new again (the cache let it go too).
+    await store.commit(WriteSet(inbox=inbox(1, message(3)), outbox=[message(3)]))
+    entry = await store.inbox_entry("cmd-1")
+    assert entry is not None
+    assert entry.result is not None
+    assert entry.result.message_id == "m-3"
