@@ -171,9 +171,16 @@ def answer(
 
 
 async def reject(
-    ctx: HandlerContext, handler: CommandHandler, command: ParsedCommand, why: Rejection
+    ctx: HandlerContext,
+    handler: CommandHandler,
+    command: ParsedCommand,
+    why: Rejection,
+    writes: WriteSet | None = None,
 ) -> None:
-    writes, _ = answer(ctx, command, handler.rejected(command, why), f"REJECTED:{why.reason}")
+    """Answer ``command`` with ``why``, committed with ``writes`` (state decided before)."""
+    writes, _ = answer(
+        ctx, command, handler.rejected(command, why), f"REJECTED:{why.reason}", writes
+    )
     await ctx.store.commit(writes)
 
 

@@ -59,10 +59,11 @@ class SnapshotHandler:
         try:
             current = await self._read(table, stream)
         except PosError as exc:
+            # An expiry decided above is kept even though the read failed.
             await reject(ctx, self, command, pos_rejection(
                 exc, SNAPSHOT_REJECTION_REASONS,
                 table_unavailable=RejectionReason.TABLE_UNAVAILABLE,
-            ))
+            ), writes)
             return
         stream = self._advance(stream, current, writes)
         if stream is None:

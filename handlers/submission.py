@@ -174,6 +174,9 @@ class SubmissionHandler:
             # Nothing reached the POS and the answer is not final: nothing to remember.
             kept = None if existing is None and refused.why.retryable else record
         await self._finish(command, result, writes, kept)
+        if any(s.status is not StreamStatus.ACTIVE for s in writes.streams):
+            # Told only once committed: a failed commit leaves the stream watched.
+            ctx.listener.stream_ended(cast(str, request.order_context.pos_table_id))
 
     def _unsupported(self, command: ParsedCommand) -> Rejection | None:
         request = command.payload
@@ -292,7 +295,6 @@ class SubmissionHandler:
             writes.streams.append(advance.stream)
             writes.outbox.extend(advance.messages)
         if advance.closed:
-            ctx.listener.stream_ended(table)
             return None, True
         return advance.stream, False
 
