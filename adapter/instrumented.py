@@ -48,7 +48,7 @@ class MeteredDriver(PosDriver):
     name: ClassVar[str] = "metered"
 
     def __init__(self, inner: PosDriver, metrics: Metrics) -> None:
-        super().__init__(inner.config)
+        super().__init__(inner.config, inner.settings)
         self.inner = inner
         # Handlers name the driver in rejection messages: the wrapped one's name.
         self.name = inner.name  # type: ignore[misc]

@@ -30,6 +30,7 @@ from pos_drivers._models import (
     PushEvent,
 )
 from pos_drivers._registry import available_drivers, load_driver
+from pos_drivers._settings import DriverSettings
 
 __all__ = [
     "AddedLines",
@@ -37,6 +38,7 @@ __all__ = [
     "ChangedTables",
     "CursorExpired",
     "DriverConfig",
+    "DriverSettings",
     "DuplicateReference",
     "ItemReason",
     "ItemRejection",

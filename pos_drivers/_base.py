@@ -26,6 +26,7 @@ from pos_drivers._models import (
     PosProduct,
     PushEvent,
 )
+from pos_drivers._settings import DriverSettings
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,13 +43,17 @@ class DriverConfig:
 
 
 class PosDriver(ABC):
-    """Base class of POS drivers. Subclasses set ``name`` and ``capabilities``."""
+    """Base class of POS drivers. Subclasses set ``name``, ``capabilities`` and, when
+    they have settings of their own, ``settings_model``."""
 
     name: ClassVar[str]
     capabilities: ClassVar[frozenset[Capability]] = frozenset()
+    settings_model: ClassVar[type[DriverSettings]] = DriverSettings
 
-    def __init__(self, config: DriverConfig) -> None:
+    def __init__(self, config: DriverConfig, settings: DriverSettings | None = None) -> None:
+        """``settings`` None: read ``settings_model`` from the environment."""
         self.config = config
+        self.settings = settings if settings is not None else self.settings_model()
 
     async def open(self) -> None:
         """Open connections, log in. Called once before any other call."""

@@ -12,14 +12,17 @@ from enum import StrEnum
 
 
 class Capability(StrEnum):
-    """What a driver offers beyond reading checks and adding lines."""
+    """What a driver offers beyond reading checks; the handlers ask before they act."""
 
+    ADD_LINES = "add_lines"
+    """``add_lines`` puts items on a check (without it, submissions are NOT_SUPPORTED)."""
     PUSH_CHANGES = "push_changes"
     """``changed_tables()`` yields table ids as the POS announces changes."""
     BATCH_CHANGES = "batch_changes"
     """``changes_since(cursor)`` lists the changed tables in one call."""
     EXTERNAL_REFS = "external_refs"
-    """Lines keep the ``external_ref`` the adapter gave them."""
+    """Lines keep the ``external_ref`` the adapter gave them, and ``find_lines`` finds
+    them by it (what reconciliation after a crash needs)."""
     PREPAID_PAYMENTS = "prepaid_payments"
     """Submissions may carry a payment."""
 

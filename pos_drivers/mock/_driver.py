@@ -80,7 +80,12 @@ class MockDriver(PosDriver):
 
     name: ClassVar[str] = "mock"
     capabilities: ClassVar[frozenset[Capability]] = frozenset(
-        {Capability.PUSH_CHANGES, Capability.BATCH_CHANGES, Capability.EXTERNAL_REFS}
+        {
+            Capability.ADD_LINES,
+            Capability.PUSH_CHANGES,
+            Capability.BATCH_CHANGES,
+            Capability.EXTERNAL_REFS,
+        }
     )
 
     def __init__(

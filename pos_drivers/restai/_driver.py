@@ -87,7 +87,12 @@ class RestaiDriver(PosDriver):
 
     name: ClassVar[str] = "restai"
     capabilities: ClassVar[frozenset[Capability]] = frozenset(
-        {Capability.PUSH_CHANGES, Capability.BATCH_CHANGES, Capability.EXTERNAL_REFS}
+        {
+            Capability.ADD_LINES,
+            Capability.PUSH_CHANGES,
+            Capability.BATCH_CHANGES,
+            Capability.EXTERNAL_REFS,
+        }
     )
 
     def __init__(self, config: DriverConfig) -> None:
