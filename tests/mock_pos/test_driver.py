@@ -46,6 +46,7 @@ def _driver(url: str, timeout: float = 2.0, **options: str) -> MockDriver:
 def test_registered_as_mock() -> None:
     assert load_driver("mock") is MockDriver
     assert MockDriver.capabilities == {
+        Capability.ADD_LINES,
         Capability.PUSH_CHANGES,
         Capability.BATCH_CHANGES,
         Capability.EXTERNAL_REFS,
