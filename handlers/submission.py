@@ -182,6 +182,12 @@ class SubmissionHandler:
         request = command.payload
         if not isinstance(request, OrderSubmissionRequested):
             return None
+        if not self.ctx.driver.supports(Capability.ADD_LINES):
+            return rejection(
+                RejectionReason.NOT_SUPPORTED,
+                f"the POS behind this adapter ({self.ctx.driver.name} driver) offers no way "
+                "to add items to a check: order at the table with the waiter",
+            )
         if request.order_context.type != OrderContextType.TABLE.value:
             return rejection(
                 RejectionReason.UNSUPPORTED_ORDER_CONTEXT,
@@ -245,6 +251,8 @@ class SubmissionHandler:
         check = await self._pos(lambda: ctx.driver.read_check(table))
         stream, closed = await self._advance_stream(table, check, writes)
         if record.state is SubmissionState.SUBMITTING:
+            if not ctx.driver.supports(Capability.EXTERNAL_REFS):
+                raise _Refused(_not_reconcilable(ctx.driver.name))
             found = await self._earlier_lines(table, request.submission_id)
             if found:
                 log.info("an earlier attempt reached the POS: answering what it created",
@@ -521,6 +529,16 @@ def _result(
         pos_order_id=order_id,
         accepted_items=tuple(accepted),
         rejected_items=tuple(rejected),
+    )
+
+
+def _not_reconcilable(driver: str) -> Rejection:
+    """An interrupted attempt that cannot be looked up is not sent again (at most once)."""
+    return rejection(
+        RejectionReason.NOT_SUPPORTED,
+        f"an earlier attempt of this submission was interrupted during the POS call, and "
+        f"the {driver} driver cannot look lines up by reference: it is not sent again "
+        "(its items may be on the check)",
     )
 
 
