@@ -25,6 +25,7 @@ from ._common import (
     Totals,
     WireModel,
     compute_totals,
+    identifier_or_none,
     line_total,
 )
 from ._envelope import SCHEMA_VERSION, Envelope, Message, MessageType, encode_message
@@ -59,6 +60,7 @@ from ._submission import (
     SubmissionItem,
     SubmissionModifier,
 )
+from ._text import is_storable, storable
 
 __all__ = [
     "COMMAND_TYPES",
@@ -110,9 +112,12 @@ __all__ = [
     "compute_totals",
     "describe_validation_error",
     "encode_message",
+    "identifier_or_none",
+    "is_storable",
     "line_total",
     "message_json_schema",
     "message_type_of",
     "parse_command",
+    "storable",
     "write_json_schemas",
 ]

@@ -30,6 +30,8 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
+from ._text import is_storable
+
 __all__ = [
     "ChangeType",
     "CurrencyCode",
@@ -81,8 +83,11 @@ Identifier = Annotated[str, Strict(), StringConstraints(min_length=1, max_length
 
 
 def identifier_or_none(value: object) -> str | None:
-    """``value`` if it is a usable identifier, else None: for echoing raw fields."""
-    return value if isinstance(value, str) and 1 <= len(value) <= 128 else None
+    """``value`` if it is a usable identifier (1-128 characters of text a result can
+    carry and a store can keep), else None: for echoing raw fields."""
+    if isinstance(value, str) and 1 <= len(value) <= 128 and is_storable(value):
+        return value
+    return None
 
 
 Money = Annotated[int, Strict()]

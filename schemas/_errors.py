@@ -16,6 +16,8 @@ from pydantic import ValidationError
 from pydantic.alias_generators import to_camel
 from pydantic_core import ErrorDetails
 
+from ._text import storable
+
 __all__ = ["PoisonMessage", "describe_validation_error", "field_path"]
 
 
@@ -29,8 +31,11 @@ class PoisonMessage(Exception):
 
 _DATETIME = "must be an RFC 3339 date-time with an offset, like 2026-11-21T19:00:00Z"
 
+TEXT_RULE = "must be Unicode text without NUL (no \\u0000, no lone surrogate such as \\ud800)"
+
 _PHRASES: dict[str, str] = {
     "missing": "required",
+    "string_unicode": TEXT_RULE,
     "string_type": "must be a string",
     "int_type": "must be an integer",
     "bool_type": "must be true or false",
@@ -94,9 +99,16 @@ def _entries(errors: Iterable[ErrorDetails], prefix: str) -> list[str]:
     return entries
 
 
-def describe_validation_error(exc: ValidationError, *, prefix: str = "") -> str:
-    """One sentence naming every field in error, with wire names and list indexes.
+def describe_validation_error(
+    exc: ValidationError | None, *, prefix: str = "", bad_text: Sequence[str] = ()
+) -> str:
+    """One sentence naming every field in error, with wire names and list indexes;
+    ``bad_text`` are the paths of strings that break the text rule (``_text``).
 
     ``"payload.items[1].quantity: must be at most 99; payload.posTableId: required"``
     """
-    return "; ".join(_entries(exc.errors(include_url=False, include_input=False), prefix))
+    entries = [f"{path}: {TEXT_RULE}" for path in bad_text]
+    if exc is not None:
+        errors = exc.errors(include_url=False, include_input=False)
+        entries += [e for e in _entries(errors, prefix) if e not in entries]
+    return storable("; ".join(entries))

@@ -19,6 +19,7 @@ from ._common import identifier_or_none
 from ._envelope import SCHEMA_VERSION, Envelope, MessageType
 from ._errors import PoisonMessage, describe_validation_error
 from ._registry import COMMAND_TYPES, MESSAGE_MODELS, CommandPayload
+from ._text import bad_text_fields
 
 __all__ = ["DEFAULT_MAX_BYTES", "ParsedCommand", "parse_command"]
 
@@ -51,13 +52,18 @@ class ParsedCommand:
 def parse_command(body: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> ParsedCommand:
     """Parse and validate a command body; raise :class:`PoisonMessage` if it is poison."""
     raw = _load_object(body, max_bytes)
+    bad_text = bad_text_fields(body, raw)
     message_id, message_type = _check_header(raw)
     hints = _hints(raw, message_type)
     try:
         message = MESSAGE_MODELS[message_type].model_validate(raw)
     except ValidationError as exc:
-        envelope = _envelope_if_valid(raw, exc)
-        error = describe_validation_error(exc)
+        envelope = _envelope_if_valid(raw, exc, bad_text)
+        error = describe_validation_error(exc, bad_text=bad_text)
+        return ParsedCommand(message_id, message_type, envelope, None, error, **hints)
+    if bad_text:
+        envelope = message if all(map(_in_payload, bad_text)) else None
+        error = describe_validation_error(None, bad_text=bad_text)
         return ParsedCommand(message_id, message_type, envelope, None, error, **hints)
     payload = cast(CommandPayload, message.payload)
     return ParsedCommand(message_id, message_type, message, payload, None, **hints)
@@ -81,7 +87,9 @@ def _check_header(raw: Mapping[str, Any]) -> tuple[str, MessageType]:
     """The poison checks on messageId, messageType and schemaVersion."""
     message_id = identifier_or_none(raw.get("messageId"))
     if message_id is None:
-        raise PoisonMessage("no usable messageId (a string of 1-128 characters)")
+        raise PoisonMessage(
+            "no usable messageId (a string of 1-128 characters of Unicode text without NUL)"
+        )
     name = raw.get("messageType")
     if name is None:
         raise PoisonMessage("messageType is missing")
@@ -126,9 +134,17 @@ def _hints(raw: Mapping[str, Any], message_type: MessageType) -> _Hints:
     }
 
 
-def _envelope_if_valid(raw: Mapping[str, Any], exc: ValidationError) -> Envelope | None:
+def _envelope_if_valid(
+    raw: Mapping[str, Any], exc: ValidationError, bad_text: list[str]
+) -> Envelope | None:
     """The envelope alone, when every error is inside the payload (only then: it is the
     rare path, so validating again costs nothing on the common one)."""
     if any(error["loc"][:1] != ("payload",) for error in exc.errors()):
         return None
+    if not all(map(_in_payload, bad_text)):
+        return None
     return Envelope.model_validate(raw)
+
+
+def _in_payload(path: str) -> bool:
+    return path == "payload" or path.startswith(("payload.", "payload["))

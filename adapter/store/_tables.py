@@ -8,10 +8,13 @@ purpose: each costs every command's commit, and the readers (``pos-adapter messa
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     BigInteger,
     Column,
     DateTime,
+    Dialect,
     Index,
     Integer,
     LargeBinary,
@@ -21,10 +24,37 @@ from sqlalchemy import (
     Text,
     text,
 )
+from sqlalchemy.types import TypeDecorator
+
+from schemas import storable
 
 metadata = MetaData()
 
 ID = 128
+
+
+class SafeString(TypeDecorator[str]):
+    """Text as received, made storable: a lone surrogate (which UTF-8 cannot encode) or a
+    NUL (which PostgreSQL refuses) is kept as its ``\\uXXXX`` escape, cut to the column's
+    length. Identifiers that key rows never contain either (the contract refuses them),
+    so keys stay exact."""
+
+    impl = String
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        if not isinstance(value, str):
+            return value
+        escaped = storable(value)
+        if escaped is value:
+            return value
+        length = getattr(self.impl_instance, "length", None)
+        return escaped[:length] if length else escaped
+
+
+class SafeText(SafeString):
+    impl = Text
+    cache_ok = True
 
 # SQLite only gives AUTOINCREMENT semantics to INTEGER PRIMARY KEY.
 OutboxId = BigInteger().with_variant(Integer(), "sqlite")
@@ -32,14 +62,14 @@ OutboxId = BigInteger().with_variant(Integer(), "sqlite")
 inbox = Table(
     "inbox",
     metadata,
-    Column("message_id", String(ID), primary_key=True),
-    Column("location_id", String(ID), nullable=False),
-    Column("message_type", String(64), nullable=False),
-    Column("pos_table_id", String(ID)),
+    Column("message_id", SafeString(ID), primary_key=True),
+    Column("location_id", SafeString(ID), nullable=False),
+    Column("message_type", SafeString(64), nullable=False),
+    Column("pos_table_id", SafeString(ID)),
     Column("received_at", DateTime(timezone=True), nullable=False),
-    Column("outcome", String(64), nullable=False),
-    Column("result_message_id", String(ID)),
-    Column("result_type", String(64)),
+    Column("outcome", SafeString(64), nullable=False),
+    Column("result_message_id", SafeString(ID)),
+    Column("result_type", SafeString(64)),
     Column("result_body", LargeBinary),
     Column("redeliveries", Integer, nullable=False, server_default=text("0")),
     Index("ix_inbox_received_at", "received_at"),
@@ -49,11 +79,11 @@ outbox = Table(
     "outbox",
     metadata,
     Column("id", OutboxId, primary_key=True, autoincrement=True),
-    Column("location_id", String(ID), nullable=False),
-    Column("message_id", String(ID), nullable=False),
-    Column("message_type", String(64), nullable=False),
-    Column("correlation_id", String(ID)),
-    Column("pos_table_id", String(ID)),
+    Column("location_id", SafeString(ID), nullable=False),
+    Column("message_id", SafeString(ID), nullable=False),
+    Column("message_type", SafeString(64), nullable=False),
+    Column("correlation_id", SafeString(ID)),
+    Column("pos_table_id", SafeString(ID)),
     Column("occurred_at", DateTime(timezone=True), nullable=False),
     Column("body", LargeBinary, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
@@ -71,17 +101,17 @@ journal = Table(
     "journal",
     metadata,
     Column("id", OutboxId, primary_key=True, autoincrement=True),
-    Column("direction", String(3), nullable=False),
-    Column("location_id", String(ID), nullable=False),
-    Column("message_id", String(ID)),
-    Column("message_type", String(64)),
-    Column("pos_table_id", String(ID)),
-    Column("correlation_id", String(ID)),
+    Column("direction", SafeString(3), nullable=False),
+    Column("location_id", SafeString(ID), nullable=False),
+    Column("message_id", SafeString(ID)),
+    Column("message_type", SafeString(64)),
+    Column("pos_table_id", SafeString(ID)),
+    Column("correlation_id", SafeString(ID)),
     Column("received_at", DateTime(timezone=True), nullable=False),
-    Column("outcome", Text, nullable=False),
+    Column("outcome", SafeText, nullable=False),
     Column("body", LargeBinary),
-    Column("properties", Text),
-    Column("result_message_id", String(ID)),
+    Column("properties", SafeText),
+    Column("result_message_id", SafeString(ID)),
     Index("ix_journal_received_at", "received_at"),
     Index("ix_journal_message_id", "message_id"),
 )
@@ -89,15 +119,15 @@ journal = Table(
 streams = Table(
     "streams",
     metadata,
-    Column("stream_id", String(ID), primary_key=True),
-    Column("location_id", String(ID), nullable=False),
-    Column("pos_table_id", String(ID), nullable=False),
-    Column("status", String(16), nullable=False),
-    Column("table_session_id", String(ID)),
-    Column("session_ids", Text, nullable=False),
-    Column("opening_message_id", String(ID), nullable=False),
+    Column("stream_id", SafeString(ID), primary_key=True),
+    Column("location_id", SafeString(ID), nullable=False),
+    Column("pos_table_id", SafeString(ID), nullable=False),
+    Column("status", SafeString(16), nullable=False),
+    Column("table_session_id", SafeString(ID)),
+    Column("session_ids", SafeText, nullable=False),
+    Column("opening_message_id", SafeString(ID), nullable=False),
     Column("last_sequence", Integer, nullable=False),
-    Column("baseline", Text, nullable=False),
+    Column("baseline", SafeText, nullable=False),
     Column("opened_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Column("closed_at", DateTime(timezone=True)),
@@ -115,26 +145,27 @@ streams = Table(
 submissions = Table(
     "submissions",
     metadata,
-    Column("location_id", String(ID), primary_key=True),
-    Column("submission_id", String(ID), primary_key=True),
-    Column("pos_table_id", String(ID), nullable=False),
-    Column("table_session_id", String(ID)),
-    Column("message_id", String(ID), nullable=False),
-    Column("state", String(16), nullable=False),
-    Column("outcome", String(32)),
+    Column("location_id", SafeString(ID), primary_key=True),
+    Column("submission_id", SafeString(ID), primary_key=True),
+    Column("pos_table_id", SafeString(ID), nullable=False),
+    Column("table_session_id", SafeString(ID)),
+    Column("message_id", SafeString(ID), nullable=False),
+    Column("state", SafeString(16), nullable=False),
+    Column("outcome", SafeString(32)),
     Column("result_payload", LargeBinary),
     Column("plan", LargeBinary),
-    Column("created_lines", Text, nullable=False),
-    Column("pos_order_id", String(ID)),
+    Column("created_lines", SafeText, nullable=False),
+    Column("pos_order_id", SafeString(ID)),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("request_digest", SafeString(64)),
 )
 
 leases = Table(
     "leases",
     metadata,
-    Column("location_id", String(ID), primary_key=True),
-    Column("holder", String(256), nullable=False),
+    Column("location_id", SafeString(ID), primary_key=True),
+    Column("holder", SafeString(256), nullable=False),
     Column("expires_at", DateTime(timezone=True), nullable=False),
 )
 """Which adapter serves a location (``adapter.lease``)."""

@@ -41,8 +41,10 @@ def _kw(model: type[_M]) -> Callable[..., _M]:
     return build
 
 
-identifiers = st.text(min_size=1, max_size=128)
-texts = st.text(max_size=60)
+# The contract's text: any Unicode text without NUL (schemas._text).
+_characters = st.characters(exclude_categories=["Cs"], exclude_characters="\x00")
+identifiers = st.text(_characters, min_size=1, max_size=128)
+texts = st.text(_characters, max_size=60)
 money = st.integers(min_value=-(10**9), max_value=10**9)
 prices = st.integers(min_value=0, max_value=10**7)
 currencies = st.sampled_from(["PEN", "USD", "EUR", "MXN"])
@@ -126,7 +128,7 @@ submission_items = st.builds(
     product_id=identifiers,
     quantity=st.integers(1, 99),
     unit_price=prices,
-    notes=st.none() | st.text(max_size=500),
+    notes=st.none() | st.text(_characters, max_size=500),
     modifiers=st.lists(
         st.builds(
             _kw(SubmissionModifier),
