@@ -91,6 +91,11 @@ class GroupCommitter:
     def start(self) -> None:
         self._task = asyncio.create_task(self._loop(), name="store-committer")
 
+    @property
+    def task(self) -> asyncio.Task[None] | None:
+        """The committing task: if it ended, every commit would wait for ever."""
+        return self._task
+
     async def stop(self) -> None:
         if self._task is None:
             return
@@ -150,7 +155,12 @@ class GroupCommitter:
             while self._pending or self._sent_ids:
                 batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
                 sent, self._sent_ids = self._sent_ids, []
-                await self._commit(batch, sent)
+                try:
+                    await self._commit(batch, sent)
+                except Exception as exc:
+                    # Whatever went wrong, nobody waits for ever and the loop goes on.
+                    log.exception("group commit failed unexpectedly")
+                    _fail(batch, exc)
 
     async def _commit(self, batch: list[_Pending], sent: list[int]) -> None:
         try:
@@ -163,9 +173,7 @@ class GroupCommitter:
                     await self._commit([pending], [])
                 return
             log.exception("store write failed", sent_marks=len(sent))
-            for pending in batch:
-                if not pending.future.done():
-                    pending.future.set_exception(exc)
+            _fail(batch, exc)
             return
         self._on_commit(committed)
         for pending, result in zip(batch, results, strict=True):
@@ -271,6 +279,12 @@ def _upsert(
 async def _execute(conn: AsyncConnection, statement: Any, rows: list[dict[str, Any]]) -> None:
     if rows:
         await conn.execute(statement, rows)
+
+
+def _fail(batch: list[_Pending], exc: Exception) -> None:
+    for pending in batch:
+        if not pending.future.done():
+            pending.future.set_exception(exc)
 
 
 async def _noop(_conn: AsyncConnection) -> None:

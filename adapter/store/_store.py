@@ -1,12 +1,11 @@
 """The SQL store: reads through one connection, writes through the group committer.
 
-Two caches keep the command path free of reads: the active streams of each location, and
-the messageIds that have a stored result. Both are loaded from the store on start and
-kept up to date from each commit, which is sound because one process writes a
-location's streams and answers its commands (a quorum queue with a single active consumer;
-a standby's lease, with the operations issue, reloads them when it takes over). A
-messageId missing from the cache is new to this process: it is then checked in the store
-by the unique inbox row at commit, so a duplicate is never answered twice.
+The active streams of each location are cached: loaded from the store on start and kept
+up to date from each commit, which is sound because one process writes a location's
+streams (a quorum queue with a single active consumer; a standby's lease reloads them
+when it takes over). Whether a messageId was answered is asked of the store itself, in
+bounded memory (``_inbox``): the lookups of concurrent commands share one query, and the
+group commit refuses a write set whose messageId was answered meanwhile.
 """
 
 from __future__ import annotations
@@ -23,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from adapter.store._committer import PLACEHOLDER, Committed, GroupCommitter, Job
 from adapter.store._engine import create_engines, insert_for, is_sqlite
+from adapter.store._inbox import InboxLookups, RecentIds
 from adapter.store._migrate import migrate
 from adapter.store._rows import (
     OutboxRow,
@@ -51,10 +51,11 @@ class SqlStore:
         self._writer, self._reader = create_engines(url)
         self._read_conn: AsyncConnection | None = None
         self._read_lock = asyncio.Lock()
-        self._answered: set[str] = set()
+        self._recent = RecentIds()
+        self._inbox_lookups = InboxLookups(self._inbox_rows)
         self._committer = GroupCommitter(
             self._writer, insert=insert_for(url), on_commit=self._committed,
-            answered=self._is_answered if is_sqlite(url) else None,
+            answered=self._recent.__contains__ if is_sqlite(url) else None,
         )
         self._active: dict[str, dict[str, StreamRecord]] = {}
         self._outbox_listeners: list[Callable[[list[OutboxRow]], None]] = []
@@ -70,15 +71,16 @@ class SqlStore:
     async def reload(self) -> None:
         """Load the caches from the store: on start, and when this process takes a
         location over from another adapter (which wrote the store meanwhile)."""
-        rows = await self._fetch(
-            select(inbox.c.message_id).where(inbox.c.result_body.is_not(None))
-        )
-        self._answered.clear()
-        self._answered.update(row[0] for row in rows)
+        self._recent.clear()
         self._active.clear()
         active = await self._fetch(select(streams).where(streams.c.status == "ACTIVE"))
         for row in active:
             self._cache_stream(stream_record(row))
+
+    @property
+    def committer_task(self) -> asyncio.Task[None] | None:
+        """The group commit's task, for the worker to watch."""
+        return self._committer.task
 
     async def run_in_transaction(self, job: Job) -> Any:
         """Run ``job(connection)`` in the next group commit's transaction."""
@@ -86,6 +88,7 @@ class SqlStore:
 
     async def close(self) -> None:
         await self._committer.stop()
+        await self._inbox_lookups.close()
         if self._read_conn is not None:
             await self._read_conn.close()
             self._read_conn = None
@@ -99,7 +102,7 @@ class SqlStore:
     def _committed(self, committed: Committed) -> None:
         for writes in committed.write_sets:
             if writes.inbox is not None and writes.inbox.result is not None:
-                self._answered.add(writes.inbox.message_id)
+                self._recent.add(writes.inbox.message_id)
             for stream in writes.streams:
                 self._cache_stream(stream)
         if committed.outbox:
@@ -120,14 +123,12 @@ class SqlStore:
         async with self._read_lock:
             return (await self._read_conn.execute(statement)).all()
 
-    def _is_answered(self, message_id: str) -> bool:
-        return message_id in self._answered
-
     async def inbox_entry(self, message_id: str) -> InboxRecord | None:
-        if message_id not in self._answered:
-            return None
-        rows = await self._fetch(select(inbox).where(inbox.c.message_id == message_id))
-        return inbox_record(rows[0]) if rows else None
+        return await self._inbox_lookups.get(message_id)
+
+    async def _inbox_rows(self, message_ids: list[str]) -> dict[str, InboxRecord]:
+        rows = await self._fetch(select(inbox).where(inbox.c.message_id.in_(message_ids)))
+        return {row.message_id: inbox_record(row) for row in rows}
 
     async def active_stream(self, location_id: str, pos_table_id: str) -> StreamRecord | None:
         return self._active.get(location_id, {}).get(pos_table_id)
@@ -268,8 +269,8 @@ class SqlStore:
             )
             return message_ids
 
-        # Once committed, the cache forgets them too, so it does not grow for ever.
-        self._answered.difference_update(await self._committer.run(job))
+        # Once committed, the recent ids forget them too: the store no longer has them.
+        self._recent.discard_all(await self._committer.run(job))
         while await self._committer.run(partial(_prune_journal, older_than=older_than)):
             pass
 
