@@ -44,13 +44,11 @@ class HealthReporter:
         self._version = software_version()
 
     async def run(self) -> None:
+        """Report every interval; a failure (a store in trouble) goes to the worker's
+        supervision, which retries with back-off."""
         while True:
             await asyncio.sleep(self._interval)
-            try:
-                await self.report()
-            except Exception as exc:
-                # A store in trouble must not stop the worker: the next report may pass.
-                log.warning("could not write the health report", error=repr(exc))
+            await self.report()
 
     async def report(self) -> PosHealthReported:
         """Ping the POS and commit one PosHealthReported to the outbox."""

@@ -6,9 +6,7 @@
   error; an unreachable or failing POS, or an unexpected exception, counts as an error.
   A call cancelled by the caller's deadline is not measured: the command's outcome
   (``POS_UNAVAILABLE``) says it.
-- :class:`MeteredStore` is the SQL store that also notes, for the delivery being
-  handled, the command's type and the outcome its inbox row committed. The consumer
-  reads that note once the delivery is settled; no note means a duplicate.
+- :func:`sample_backlog` keeps the outbox backlog gauge current.
 """
 
 from __future__ import annotations
@@ -18,11 +16,8 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Mapping, Sequence
 from typing import ClassVar, TypeVar
 
-import structlog
-
-from adapter.metrics import Metrics, current_delivery
+from adapter.metrics import Metrics
 from adapter.store import SqlStore
-from handlers import InboxRecord, WriteSet
 from pos_drivers import (
     AddedLines,
     Capability,
@@ -38,8 +33,6 @@ from pos_drivers import (
 )
 
 T = TypeVar("T")
-
-log = structlog.get_logger("pos_adapter.metrics")
 
 
 class MeteredDriver(PosDriver):
@@ -108,32 +101,9 @@ class MeteredDriver(PosDriver):
         return reachable
 
 
-class MeteredStore(SqlStore):
-    """The SQL store, noting each delivery's command type and committed outcome."""
-
-    async def inbox_entry(self, message_id: str) -> InboxRecord | None:
-        record = await super().inbox_entry(message_id)
-        note = current_delivery.get()
-        if record is not None and note is not None:
-            note.message_type = record.message_type
-        return record
-
-    async def commit(self, writes: WriteSet) -> None:
-        note = current_delivery.get()
-        if note is None or writes.inbox is None:
-            await super().commit(writes)
-            return
-        note.message_type = writes.inbox.message_type
-        await super().commit(writes)
-        note.outcome = writes.inbox.outcome
-
-
 async def sample_backlog(store: SqlStore, metrics: Metrics, interval: float) -> None:
     """Keep ``pos_adapter_outbox_backlog`` current: one indexed count per ``interval``
     on the event loop (a scrape runs on another thread and must not touch the store)."""
     while True:
-        try:
-            metrics.outbox_backlog.set(await store.outbox_backlog())
-        except Exception as exc:
-            log.warning("could not count the outbox backlog", error=repr(exc))
+        metrics.outbox_backlog.set(await store.outbox_backlog())
         await asyncio.sleep(interval)

@@ -29,6 +29,8 @@ pos_adapter_dead_lettered_total                 counter
 pos_adapter_consumer_up                         gauge      location
 pos_adapter_consumer_restarts_total             counter
 pos_adapter_watchdog_last_check_timestamp_...   gauge
+pos_adapter_task_failures_total                 counter    task (background tasks that
+                                                           raised and were restarted)
 pos_adapter_info                                info       version, location, driver
 ==============================================  =========  =================================
 """
@@ -39,8 +41,6 @@ import asyncio
 import socket
 import threading
 from collections.abc import Callable
-from contextvars import ContextVar
-from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from socketserver import ThreadingMixIn
 from typing import Any
@@ -74,21 +74,6 @@ def message_type_label(value: str | None) -> str:
     if value is not None and value in _KNOWN_TYPES:
         return value
     return UNKNOWN_TYPE
-
-
-@dataclass(slots=True)
-class DeliveryNote:
-    """What the store saw of the delivery being handled: filled in by the metered store,
-    read by the consumer once the delivery is settled."""
-
-    message_type: str | None = None
-    outcome: str | None = None
-
-
-current_delivery: ContextVar[DeliveryNote | None] = ContextVar(
-    "pos_adapter_delivery", default=None
-)
-"""Set by the consumer in each delivery's own task (aiormq runs each in a task)."""
 
 
 class Metrics:
@@ -141,6 +126,10 @@ class Metrics:
         )
         self.last_check = Gauge(
             LAST_CHECK, "When the consumer watchdog last checked (Unix time).", registry=registry
+        )
+        self.task_failures = Counter(
+            "pos_adapter_task_failures", "Background tasks that raised (and were restarted).",
+            ["task"], registry=registry,
         )
         Info("pos_adapter", "The adapter's identity.", registry=registry).info(
             {"version": software_version(), "location": location_id, "driver": driver}

@@ -6,13 +6,19 @@ standby waits here), declare the topology, then start the outbox relay, the watc
 the consumer. Stop (SIGTERM/SIGINT): stop consuming, let in-flight
 commands finish within the grace period, stop the watcher, flush the outbox, close.
 
+Every background part (the outbox relay, the watcher's loops, pruning, the health
+reports, the watchdog, the lease) runs under one policy (``adapter.supervisor``): a
+part that fails is restarted with back-off; one that cannot go on stops the worker
+through the graceful shutdown.
+
 Operations: the worker serves its Prometheus metrics (``adapter.metrics``) on
 ``metrics_host:metrics_port`` (port 0: off), sends PosHealthReported every
 ``health_interval`` (``adapter.health_report``), and its consumer watchdog
 (``adapter.watchdog``) registers a lost consumer again. ``run()`` returns the exit code:
 0 after a requested stop, ``EXIT_CONSUMER_LOST`` (3) when the consumer could not be
-registered again, ``EXIT_LEASE_LOST`` (4) when the lease could not be renewed in time
-(the worker stops gracefully first, so that a supervisor restarts a fresh process).
+registered again, ``EXIT_LEASE_LOST`` (4) when the lease could not be renewed in time,
+``EXIT_TASK_FAILED`` (5) when a background part could not go on (the worker stops
+gracefully first, so that a supervisor restarts a fresh process).
 """
 
 from __future__ import annotations
@@ -29,11 +35,12 @@ from aio_pika.abc import AbstractRobustConnection
 from adapter.amqp import CommandConsumer, OutboxRelay, declare_topology
 from adapter.control import ControlServer
 from adapter.health_report import HealthReporter
-from adapter.instrumented import MeteredDriver, MeteredStore, sample_backlog
+from adapter.instrumented import MeteredDriver, sample_backlog
 from adapter.lease import LocationLease
 from adapter.metrics import Metrics, MetricsServer
 from adapter.settings import QueueType, Settings, SubmissionPolicy
 from adapter.store import SqlStore, insert_for, is_sqlite, now
+from adapter.supervisor import Supervisor
 from adapter.watchdog import ConsumerWatchdog
 from handlers import (
     Backoff,
@@ -52,6 +59,7 @@ log = structlog.get_logger("pos_adapter.worker")
 PRUNE_INTERVAL = 3600.0
 EXIT_CONSUMER_LOST = 3
 EXIT_LEASE_LOST = 4
+EXIT_TASK_FAILED = 5
 
 
 def build_driver(settings: Settings) -> PosDriver:
@@ -98,6 +106,7 @@ class Worker:
         self.watchdog: ConsumerWatchdog | None = None
         self.metrics = Metrics(settings.location_id, settings.driver)
         self.metrics_server = MetricsServer(self.metrics.registry)
+        self.supervisor = Supervisor(on_fatal=self._task_failed, metrics=self.metrics)
         self.exit_code = 0
         self.lease: LocationLease | None = None
         self._watchdog_task: asyncio.Task[None] | None = None
@@ -113,12 +122,13 @@ class Worker:
     async def run(self) -> int:
         settings = self.settings
         structlog.contextvars.bind_contextvars(locationId=settings.location_id)
-        store = self.store = MeteredStore(settings.store_url)
+        store = self.store = SqlStore(settings.store_url)
         await store.start()
+        if store.committer_task is not None:
+            self.supervisor.watch("store-committer", store.committer_task)
         driver = MeteredDriver(build_driver(settings), self.metrics)
         await driver.open()
         connection: AbstractRobustConnection | None = None
-        tasks: list[asyncio.Task[None]] = []
         if settings.metrics_port:
             self.metrics_server.start(settings.metrics_host, settings.metrics_port)
         try:
@@ -129,18 +139,17 @@ class Worker:
             if not await self._take_lease(store):
                 log.info("stopped while standing by")
                 return 0
-            tasks = await self._start(connection, store, driver)
+            await self._start(connection, store, driver)
             if self.lease is not None:
-                tasks.append(asyncio.create_task(self._keep_lease(self.lease), name="lease"))
+                lease = self.lease
+                self.supervisor.spawn("lease", lambda: self._keep_lease(lease))
             log.info("pos-adapter started", driver=settings.driver,
                      queue=settings.command_queue, queue_type=settings.queue_type.value)
             self.started.set()
-            await self._until_stop(tasks)
+            await self.stop_requested.wait()
             await self._shutdown()
         finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await self.supervisor.stop()
             if connection is not None:
                 await connection.close()
             await driver.aclose()
@@ -153,7 +162,7 @@ class Worker:
 
     async def _start(
         self, connection: AbstractRobustConnection, store: SqlStore, driver: PosDriver
-    ) -> list[asyncio.Task[None]]:
+    ) -> None:
         settings = self.settings
         consume_channel = await connection.channel()
         await consume_channel.set_qos(prefetch_count=settings.prefetch)
@@ -198,16 +207,17 @@ class Worker:
         )
         self.consumer = CommandConsumer(
             topology.command_queue, dead_letter, settings.location_id, dispatcher,
-            metrics=self.metrics,
+            metrics=self.metrics, counted_by_queue=settings.queue_type is QueueType.QUORUM,
         )
-        tasks = [
-            asyncio.create_task(self.relay.run(), name="outbox-relay"),
-            asyncio.create_task(self.watcher.run(), name="watcher"),
-            asyncio.create_task(self._prune_loop(store), name="pruner"),
-        ]
+        spawn = self.supervisor.spawn
+        spawn("outbox-relay", self.relay.run)
+        await watcher.recover()
+        for name, loop in watcher.loops():
+            spawn(name, loop)
+        spawn("pruner", lambda: self._prune_loop(store))
         await self.consumer.start()
         await ControlServer(consume_channel, settings.location_id, watcher).start()
-        return [*tasks, *self._start_operations(connection, store, ctx, self.consumer, watcher)]
+        self._start_operations(connection, store, ctx, self.consumer, watcher)
 
     def _start_operations(
         self,
@@ -216,7 +226,7 @@ class Worker:
         ctx: HandlerContext,
         consumer: CommandConsumer,
         watcher: Watcher,
-    ) -> list[asyncio.Task[None]]:
+    ) -> None:
         """The watchdog, the health reports and the backlog sampling, once consuming."""
         settings = self.settings
         watchdog = self.watchdog = ConsumerWatchdog(
@@ -229,15 +239,11 @@ class Worker:
             consumer_up=lambda: watchdog.consumer_up,
             active_streams=lambda: len(watcher.watched),
         )
-        self._watchdog_task = asyncio.create_task(watchdog.run(), name="watchdog")
-        return [
-            self._watchdog_task,
-            asyncio.create_task(reporter.run(), name="health-report"),
-            asyncio.create_task(
-                sample_backlog(store, self.metrics, settings.watchdog_interval),
-                name="backlog-sampler",
-            ),
-        ]
+        spawn = self.supervisor.spawn
+        self._watchdog_task = spawn("watchdog", watchdog.run)
+        spawn("health-report", reporter.run)
+        spawn("backlog-sampler",
+              lambda: sample_backlog(store, self.metrics, settings.watchdog_interval))
 
     async def _take_lease(self, store: SqlStore) -> bool:
         """Wait for the location's lease; False if told to stop first.
@@ -267,14 +273,10 @@ class Worker:
         self.exit_code = EXIT_CONSUMER_LOST
         self.request_stop()
 
-    async def _until_stop(self, tasks: list[asyncio.Task[None]]) -> None:
-        """Wait for a stop request; a background part that dies stops the worker."""
-        stop = asyncio.create_task(self.stop_requested.wait())
-        done, _ = await asyncio.wait([stop, *tasks], return_when=asyncio.FIRST_COMPLETED)
-        stop.cancel()
-        for task in done:
-            if task is not stop and not task.cancelled() and task.exception() is not None:
-                raise RuntimeError(f"{task.get_name()} failed") from task.exception()
+    def _task_failed(self, name: str, _error: BaseException) -> None:
+        self.exit_code = EXIT_TASK_FAILED
+        log.error("stopping: a background part cannot go on", task=name)
+        self.request_stop()
 
     async def _shutdown(self) -> None:
         grace = self.settings.shutdown_grace
