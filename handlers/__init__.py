@@ -5,10 +5,11 @@ see AMQP or SQL.
 """
 
 from handlers._backoff import Backoff
-from handlers._command import CommandHandler
+from handlers._command import CommandHandler, Delivery, Incoming
 from handlers._context import HandlerContext, StreamListener, utc_now
+from handlers._deadline import Deadline
 from handlers._dispatch import Ack, DeadLetter, Dispatcher, Disposition
-from handlers._locks import TableLocks
+from handlers._locks import LockTimeout, TableLocks
 from handlers._pos import call_pos
 from handlers._records import (
     CreatedLine,
@@ -31,12 +32,16 @@ __all__ = [
     "CommandHandler",
     "CreatedLine",
     "DeadLetter",
+    "Deadline",
+    "Delivery",
     "Dispatcher",
     "Disposition",
     "DuplicateMessage",
     "HandlerContext",
     "InboxRecord",
+    "Incoming",
     "JournalEntry",
+    "LockTimeout",
     "OutgoingMessage",
     "SnapshotHandler",
     "Store",

@@ -1,22 +1,20 @@
 """What every command handler shares: the checks before the POS, and answering.
 
-The delivery being handled (its body and AMQP properties, for the journal) reaches
-:func:`answer` through the :data:`delivery` context variable, set by the dispatcher for
-the task that handles it. Handlers must not see AMQP (they answer a parsed command, and
-the same handlers would serve another transport), and threading the raw delivery
-through every handler's signature only to hand it back to ``answer`` would make each of
-them carry it; a context variable is per task, so concurrent deliveries never mix.
+A handler gets an :class:`Incoming`: the parsed command, the delivery that carried it
+(its bytes and AMQP properties, for the journal) and the command's deadline. Handlers
+never see AMQP: the delivery is plain data, and the same handlers would serve another
+transport. ``handle`` returns the outcome its inbox row committed.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
 from handlers._context import HandlerContext
+from handlers._deadline import Deadline
 from handlers._messages import inbox_entry, outgoing
 from handlers._records import JournalEntry, OutgoingMessage, WriteSet
 from pos_drivers import (
@@ -27,12 +25,31 @@ from pos_drivers import (
     TableNotFound,
     TableUnavailable,
 )
-from schemas import MessageType, ParsedCommand, Rejection, RejectionReason, WireModel
+from schemas import ParsedCommand, Rejection, RejectionReason, WireModel
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """The delivery being handled, as it arrived: journal material only."""
+
+    body: bytes | None
+    properties: Mapping[str, Any] | None
+    received_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Incoming:
+    """A command to answer: parsed, with its delivery and its deadline."""
+
+    command: ParsedCommand
+    delivery: Delivery
+    deadline: Deadline
 
 
 class CommandHandler(Protocol):
-    async def handle(self, command: ParsedCommand) -> None:
-        """Answer ``command`` (under its table's lock, inbox already checked)."""
+    async def handle(self, incoming: Incoming) -> str:
+        """Answer the command (under its table's lock, inbox already checked); the
+        outcome committed with its inbox row."""
         ...
 
     def rejected(self, command: ParsedCommand, rejection: Rejection) -> WireModel:
@@ -40,38 +57,25 @@ class CommandHandler(Protocol):
         ...
 
 
-@dataclass(frozen=True, slots=True)
-class Delivery:
-    """The delivery being handled, as it arrived: journal material only."""
-
-    body: bytes
-    properties: Mapping[str, Any] | None
-    received_at: datetime
-
-
-delivery: ContextVar[Delivery | None] = ContextVar("pos_adapter_delivery", default=None)
-"""Set by the dispatcher around the handling of one delivery (see the module docstring)."""
-
-
 def journal_entry(
     ctx: HandlerContext,
-    command: ParsedCommand,
+    incoming: Incoming,
     outcome: str,
     *,
     result_message_id: str | None = None,
 ) -> JournalEntry:
-    """The journal entry of ``command`` with the delivery that carried it, if any."""
-    received = delivery.get()
+    """The journal entry of a command with the delivery that carried it."""
+    command, received = incoming.command, incoming.delivery
     return JournalEntry(
         location_id=ctx.location_id,
         message_id=command.message_id,
         message_type=str(command.message_type),
         pos_table_id=command.pos_table_id,
         correlation_id=command.correlation_id,
-        received_at=received.received_at if received is not None else ctx.clock(),
+        received_at=received.received_at,
         outcome=outcome,
-        body=received.body if received is not None else None,
-        properties=received.properties if received is not None else None,
+        body=received.body,
+        properties=received.properties,
         result_message_id=result_message_id,
     )
 
@@ -138,13 +142,14 @@ def precheck(ctx: HandlerContext, command: ParsedCommand) -> Rejection | None:
 
 def answer(
     ctx: HandlerContext,
-    command: ParsedCommand,
+    incoming: Incoming,
     payload: WireModel,
     outcome: str,
     writes: WriteSet | None = None,
 ) -> tuple[WriteSet, OutgoingMessage]:
     """Add the result, the inbox row and the journal entry to ``writes`` (after any
     change messages)."""
+    command = incoming.command
     writes = writes or WriteSet()
     now = ctx.clock()
     result = outgoing(
@@ -165,7 +170,7 @@ def answer(
         result=result,
     )
     writes.journal.append(
-        journal_entry(ctx, command, outcome, result_message_id=result.message_id)
+        journal_entry(ctx, incoming, outcome, result_message_id=result.message_id)
     )
     return writes, result
 
@@ -173,18 +178,12 @@ def answer(
 async def reject(
     ctx: HandlerContext,
     handler: CommandHandler,
-    command: ParsedCommand,
+    incoming: Incoming,
     why: Rejection,
     writes: WriteSet | None = None,
-) -> None:
-    """Answer ``command`` with ``why``, committed with ``writes`` (state decided before)."""
-    writes, _ = answer(
-        ctx, command, handler.rejected(command, why), f"REJECTED:{why.reason}", writes
-    )
+) -> str:
+    """Answer with ``why``, committed with ``writes`` (state decided before); the outcome."""
+    outcome = f"REJECTED:{why.reason}"
+    writes, _ = answer(ctx, incoming, handler.rejected(incoming.command, why), outcome, writes)
     await ctx.store.commit(writes)
-
-
-RESULT_OF = {
-    MessageType.TABLE_ORDER_SNAPSHOT_REQUESTED: MessageType.TABLE_ORDER_SNAPSHOT_RESOLUTION_RESULT,
-    MessageType.ORDER_SUBMISSION_REQUESTED: MessageType.ORDER_SUBMISSION_RESULT,
-}
+    return outcome

@@ -1,16 +1,21 @@
 """From a delivery's bytes to its handler: parse, serialise per table, de-duplicate.
 
-The dispatcher does not know AMQP: it answers what to do with the delivery (``Ack`` or
-``DeadLetter``) and raises when a handler crashed (the consumer then lets the broker
-redeliver). Nothing awaits before the table lock is requested, so commands for one
-table keep their arrival order.
+The dispatcher does not know AMQP: it answers what to do with the delivery (``Ack`` with
+the outcome, or ``DeadLetter`` with the reason) and raises only when a handler crashed on
+a delivery that may still be redelivered (the consumer then lets the broker redeliver it).
+On the last delivery the queue allows, a crash is dead-lettered here instead, with what
+failed, so that the dead letter says why. Nothing awaits before the table lock is
+requested, so commands for one table keep their arrival order.
+
+The command's deadline starts here, before the wait for its table's lock: a command
+still waiting for the lock when its deadline passes is answered ``POS_UNAVAILABLE``
+(retryable) without having touched anything.
 
 Every delivery leaves a journal entry: the handler's answer writes it with the inbox row
 (``answer``); the dispatcher writes the entries of what never reaches a handler's answer:
 a duplicate (with the stored result it publishes again, in one commit), poison and
 commands dead-lettered (committed before ``DeadLetter`` is returned), a handler that
-crashed. For ``answer`` to journal the delivery as it arrived, the dispatcher sets the
-``delivery`` context variable around the handling (see ``handlers._command``).
+crashed.
 """
 
 from __future__ import annotations
@@ -23,24 +28,47 @@ from typing import Any
 
 import structlog
 
-from handlers._command import CommandHandler, Delivery, delivery, journal_entry
+from handlers._command import (
+    CommandHandler,
+    Delivery,
+    Incoming,
+    journal_entry,
+    reject,
+    rejection,
+)
 from handlers._context import HandlerContext
-from handlers._records import DuplicateMessage, JournalEntry, WriteSet
-from schemas import MessageType, ParsedCommand, PoisonMessage, parse_command
+from handlers._deadline import Deadline
+from handlers._locks import LockTimeout
+from handlers._records import DuplicateMessage, InboxRecord, JournalEntry, WriteSet
+from schemas import (
+    PoisonMessage,
+    RejectionReason,
+    identifier_or_none,
+    parse_command,
+    storable,
+)
 
 log = structlog.get_logger("pos_adapter.dispatch")
+
+DUPLICATE = "DUPLICATE"
+DEAD_LETTERED = "DEAD_LETTERED"
 
 
 @dataclass(frozen=True, slots=True)
 class Ack:
-    """Settled: the result is committed (or was already)."""
+    """Settled: the result is committed (or was already). ``outcome`` is what the inbox
+    row says (``DUPLICATE`` when a stored result went out again)."""
+
+    outcome: str = DUPLICATE
+    message_type: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class DeadLetter:
-    """Poison: dead-letter a copy with ``reason`` in ``x-pos-adapter-error``."""
+    """Dead-letter a copy with ``reason`` in ``x-pos-adapter-error``."""
 
     reason: str
+    message_type: str | None = None
 
 
 Disposition = Ack | DeadLetter
@@ -50,12 +78,14 @@ class Dispatcher:
     def __init__(
         self,
         ctx: HandlerContext,
-        handlers: Mapping[MessageType, CommandHandler],
+        handlers: Mapping[str, CommandHandler],
         *,
         max_bytes: int = 256 * 1024,
         count_redeliveries: bool = False,
         max_redeliveries: int = 5,
     ) -> None:
+        """``count_redeliveries``: count them in the store (a classic queue has no
+        delivery count of its own)."""
         self.ctx = ctx
         self.handlers = dict(handlers)
         self.max_bytes = max_bytes
@@ -68,77 +98,128 @@ class Dispatcher:
         *,
         redelivered: bool,
         properties: Mapping[str, Any] | None = None,
+        previous_deliveries: int | None = None,
     ) -> Disposition:
-        """What to do with one delivery; ``properties`` are its AMQP properties (kept in
-        the journal only)."""
-        token = delivery.set(Delivery(body, properties, self.ctx.clock()))
-        try:
-            return await self._dispatch(body, redelivered)
-        finally:
-            delivery.reset(token)
-
-    async def _dispatch(self, body: bytes, redelivered: bool) -> Disposition:
+        """What to do with one delivery. ``properties`` are its AMQP properties (kept in
+        the journal only); ``previous_deliveries`` is how often the queue delivered it
+        before (a quorum queue's ``x-delivery-count``), None when the queue does not say."""
+        delivery = Delivery(body, properties, self.ctx.clock())
         try:
             command = parse_command(body, max_bytes=self.max_bytes)
         except PoisonMessage as poison:
-            await self._journal(self._poison_entry(body, poison.reason))
-            return DeadLetter(poison.reason)
-        handler = self.handlers.get(MessageType(command.message_type))
+            return await self._poison(delivery, poison.reason)
+        except Exception as exc:
+            # A body the parser cannot cope with cannot be answered: never a crash loop.
+            log.exception("parsing a delivery failed")
+            return await self._poison(delivery, f"the body could not be parsed ({exc!r})")
+        incoming = Incoming(command, delivery, Deadline.after(self.ctx.pos_deadline))
+        handler = self.handlers.get(command.message_type)
         if handler is None:
             return await self._dead_letter(
-                command, f"no handler for messageType {command.message_type}"
+                incoming, f"no handler for messageType {command.message_type}"
             )
         with structlog.contextvars.bound_contextvars(
             messageId=command.message_id,
             messageType=str(command.message_type),
             posTableId=command.pos_table_id,
         ):
-            async with self._serialised(command):
-                try:
-                    return await self._handle(handler, command, redelivered)
-                except Exception as exc:
-                    await self._journal(
-                        journal_entry(self.ctx, command, f"CRASHED:{type(exc).__name__}")
-                    )
+            previous = await self._previous_deliveries(command.message_id, redelivered,
+                                                       previous_deliveries)
+            if previous > self.max_redeliveries:
+                return await self._dead_letter(
+                    incoming,
+                    f"delivered {previous + 1} times (max_redeliveries="
+                    f"{self.max_redeliveries}): the worker never finished handling it",
+                )
+            try:
+                return await self._serialised(handler, incoming)
+            except Exception as exc:
+                await self._journal(
+                    journal_entry(self.ctx, incoming, f"CRASHED:{type(exc).__name__}")
+                )
+                if previous < self.max_redeliveries:
                     raise
+                log.exception("the handler crashed on the last allowed delivery")
+                return await self._dead_letter(
+                    incoming,
+                    f"the handler failed on each of {previous + 1} deliveries; the last "
+                    f"time with {storable(repr(exc))[:500]}",
+                )
+
+    async def _previous_deliveries(
+        self, message_id: str, redelivered: bool, counted_by_queue: int | None
+    ) -> int:
+        if counted_by_queue is not None:
+            return counted_by_queue
+        if redelivered and self.count_redeliveries:
+            return await self.ctx.store.count_redelivery(message_id)
+        return 0
+
+    async def _serialised(self, handler: CommandHandler, incoming: Incoming) -> Disposition:
+        try:
+            async with self._table_lock(incoming):
+                return await self._handle(handler, incoming)
+        except LockTimeout:
+            log.warning("the table stayed busy for the whole deadline")
+            return await self._answer_busy(handler, incoming)
 
     @contextlib.asynccontextmanager
-    async def _serialised(self, command: ParsedCommand) -> AsyncIterator[None]:
-        if command.pos_table_id is None:
+    async def _table_lock(self, incoming: Incoming) -> AsyncIterator[None]:
+        table = incoming.command.pos_table_id
+        if table is None:
             yield
             return
-        async with self.ctx.locks.hold(self.ctx.location_id, command.pos_table_id):
+        async with self.ctx.locks.hold(self.ctx.location_id, table, incoming.deadline):
             yield
 
-    async def _handle(
-        self, handler: CommandHandler, command: ParsedCommand, redelivered: bool
-    ) -> Disposition:
-        store = self.ctx.store
-        if redelivered and self.count_redeliveries:
-            count = await store.count_redelivery(command.message_id)
-            if count > self.max_redeliveries:
-                return await self._dead_letter(
-                    command,
-                    f"redelivered {count} times (max_redeliveries={self.max_redeliveries}): "
-                    "the handler keeps failing on it",
-                )
-        seen = await store.inbox_entry(command.message_id)
+    async def _handle(self, handler: CommandHandler, incoming: Incoming) -> Disposition:
+        command = incoming.command
+        seen = await self.ctx.store.inbox_entry(command.message_id)
         if seen is not None and seen.result is not None:
-            log.info("duplicate messageId: publishing the stored result again")
-            entry = journal_entry(
-                self.ctx, command, DUPLICATE, result_message_id=seen.result.message_id
-            )
-            await store.commit(WriteSet(outbox=[seen.result], journal=[entry]))
-            return Ack()
+            return await self._publish_again(incoming, seen)
         try:
-            await handler.handle(command)
+            outcome = await handler.handle(incoming)
         except DuplicateMessage:
-            log.info("messageId handled concurrently elsewhere; nothing more to do")
-            await self._journal(journal_entry(self.ctx, command, DUPLICATE))
-        return Ack()
+            return await self._answered_meanwhile(incoming)
+        return Ack(outcome, str(command.message_type))
 
-    async def _dead_letter(self, command: ParsedCommand, reason: str) -> DeadLetter:
-        await self._journal(journal_entry(self.ctx, command, f"{DEAD_LETTERED}:{reason}"))
+    async def _answer_busy(self, handler: CommandHandler, incoming: Incoming) -> Disposition:
+        """POS_UNAVAILABLE for a command whose table's lock never came free in time."""
+        seen = await self.ctx.store.inbox_entry(incoming.command.message_id)
+        if seen is not None and seen.result is not None:
+            return await self._publish_again(incoming, seen)
+        why = rejection(
+            RejectionReason.POS_UNAVAILABLE,
+            f"the table was busy with the POS for the whole deadline of "
+            f"{incoming.deadline.seconds:g} s",
+        )
+        try:
+            outcome = await reject(self.ctx, handler, incoming, why)
+        except DuplicateMessage:
+            return await self._answered_meanwhile(incoming)
+        return Ack(outcome, str(incoming.command.message_type))
+
+    async def _answered_meanwhile(self, incoming: Incoming) -> Disposition:
+        """The commit found the messageId answered already: its stored result goes out."""
+        seen = await self.ctx.store.inbox_entry(incoming.command.message_id)
+        if seen is None or seen.result is None:  # pragma: no cover - the commit saw it
+            raise RuntimeError("the inbox refused a messageId it does not hold")
+        return await self._publish_again(incoming, seen)
+
+    async def _publish_again(self, incoming: Incoming, seen: InboxRecord) -> Disposition:
+        assert seen.result is not None
+        log.info("duplicate messageId: publishing the stored result again")
+        entry = journal_entry(self.ctx, incoming, DUPLICATE,
+                              result_message_id=seen.result.message_id)
+        await self.ctx.store.commit(WriteSet(outbox=[seen.result], journal=[entry]))
+        return Ack(DUPLICATE, str(incoming.command.message_type))
+
+    async def _dead_letter(self, incoming: Incoming, reason: str) -> DeadLetter:
+        await self._journal(journal_entry(self.ctx, incoming, f"{DEAD_LETTERED}:{reason}"))
+        return DeadLetter(reason, str(incoming.command.message_type))
+
+    async def _poison(self, delivery: Delivery, reason: str) -> DeadLetter:
+        await self._journal(self._poison_entry(delivery, reason))
         return DeadLetter(reason)
 
     async def _journal(self, entry: JournalEntry) -> None:
@@ -150,38 +231,28 @@ class Dispatcher:
         except Exception as exc:
             log.warning("could not journal a delivery", outcome=entry.outcome, error=repr(exc))
 
-    def _poison_entry(self, body: bytes, reason: str) -> JournalEntry:
+    def _poison_entry(self, delivery: Delivery, reason: str) -> JournalEntry:
         """What can be told of a poison delivery: the envelope's fields where the body is
         a JSON object of acceptable size, else the AMQP properties'."""
-        received = delivery.get()
-        assert received is not None
+        body = delivery.body or b""
         raw = _json_object(body) if len(body) <= self.max_bytes else {}
-        properties = received.properties or {}
+        properties = delivery.properties or {}
         payload = raw.get("payload")
         payload = payload if isinstance(payload, dict) else {}
         message_type = raw.get("messageType") or properties.get("type")
         return JournalEntry(
             location_id=self.ctx.location_id,
-            message_id=_identifier(raw.get("messageId"))
-            or _identifier(properties.get("message_id")),
-            message_type=str(message_type)[:64] if message_type is not None else None,
-            pos_table_id=_identifier(payload.get("posTableId")),
-            correlation_id=_identifier(raw.get("correlationId"))
-            or _identifier(properties.get("correlation_id")),
-            received_at=received.received_at,
+            message_id=identifier_or_none(raw.get("messageId"))
+            or identifier_or_none(properties.get("message_id")),
+            message_type=storable(str(message_type))[:64] if message_type is not None else None,
+            pos_table_id=identifier_or_none(payload.get("posTableId")),
+            correlation_id=identifier_or_none(raw.get("correlationId"))
+            or identifier_or_none(properties.get("correlation_id")),
+            received_at=delivery.received_at,
             outcome=f"{DEAD_LETTERED}:{reason}",
             body=body if len(body) <= self.max_bytes else None,
-            properties=received.properties,
+            properties=delivery.properties,
         )
-
-
-DUPLICATE = "DUPLICATE"
-DEAD_LETTERED = "DEAD_LETTERED"
-
-
-def _identifier(value: object) -> str | None:
-    """``value`` if it is a usable identifier (a string of 1-128 characters)."""
-    return value if isinstance(value, str) and 1 <= len(value) <= 128 else None
 
 
 def _json_object(body: bytes) -> dict[str, Any]:

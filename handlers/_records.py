@@ -121,6 +121,9 @@ class SubmissionRecord:
     pos_order_id: str | None
     created_at: datetime
     updated_at: datetime
+    request_digest: str | None = None
+    """What the submission asked for (``submission.request_digest``): a submissionId
+    that comes back asking for something else is not this submission."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,8 +7,9 @@ from typing import cast
 
 import structlog
 
-from handlers._command import answer, pos_rejection, precheck, reject
+from handlers._command import Incoming, answer, pos_rejection, precheck, reject
 from handlers._context import HandlerContext
+from handlers._deadline import Deadline
 from handlers._pos import call_pos
 from handlers._records import StreamRecord, WriteSet
 from handlers._snapshots import snapshot_of
@@ -42,12 +43,12 @@ class SnapshotHandler:
             rejection=why,
         )
 
-    async def handle(self, command: ParsedCommand) -> None:
+    async def handle(self, incoming: Incoming) -> str:
         ctx = self.ctx
+        command = incoming.command
         why = precheck(ctx, command)
         if why is not None:
-            await reject(ctx, self, command, why)
-            return
+            return await reject(ctx, self, incoming, why)
         request = cast(TableOrderSnapshotRequested, command.payload)
         table = request.pos_table_id
         writes = WriteSet()
@@ -57,14 +58,13 @@ class SnapshotHandler:
             writes.streams.append(expire_stream(stream, ctx.clock()))
             stream = None
         try:
-            current = await self._read(table, stream)
+            current = await self._read(table, stream, incoming.deadline)
         except PosError as exc:
             # An expiry decided above is kept even though the read failed.
-            await reject(ctx, self, command, pos_rejection(
+            return await reject(ctx, self, incoming, pos_rejection(
                 exc, SNAPSHOT_REJECTION_REASONS,
                 table_unavailable=RejectionReason.TABLE_UNAVAILABLE,
             ), writes)
-            return
         stream = self._advance(stream, current, writes)
         if stream is None:
             stream = open_stream(
@@ -87,13 +87,16 @@ class SnapshotHandler:
             stream_id=stream.stream_id,
             snapshot=current.model_copy(update={"version": stream.last_sequence}),
         )
-        answer(ctx, command, result, SnapshotOutcome.RESOLVED.value, writes)
+        answer(ctx, incoming, result, SnapshotOutcome.RESOLVED.value, writes)
         await ctx.store.commit(writes)
         ctx.listener.stream_opened(table)
+        return SnapshotOutcome.RESOLVED.value
 
-    async def _read(self, table: str, stream: StreamRecord | None) -> Snapshot:
+    async def _read(
+        self, table: str, stream: StreamRecord | None, deadline: Deadline
+    ) -> Snapshot:
         ctx = self.ctx
-        check = await call_pos(lambda: ctx.driver.read_check(table), ctx.pos_deadline)
+        check = await call_pos(lambda: ctx.driver.read_check(table), deadline)
         return await snapshot_of(ctx, table, check, stream.baseline if stream else None)
 
     def _advance(

@@ -19,6 +19,7 @@ the snapshot handler recognise them by their external reference.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import time
@@ -30,8 +31,10 @@ from typing import TypeVar, cast
 
 import structlog
 
-from handlers._command import answer, pos_rejection, precheck, rejection
+from handlers._command import Incoming, answer, pos_rejection, precheck, rejection
 from handlers._context import HandlerContext
+from handlers._deadline import Deadline
+from handlers._locks import LockTimeout
 from handlers._pos import call_pos
 from handlers._records import (
     CreatedLine,
@@ -147,36 +150,60 @@ class SubmissionHandler:
             rejection=why,
         )
 
-    async def handle(self, command: ParsedCommand) -> None:
+    async def handle(self, incoming: Incoming) -> str:
         ctx = self.ctx
+        command = incoming.command
         why = precheck(ctx, command) or self._unsupported(command)
         if why is not None:
-            await self._finish(command, self.rejected(command, why), WriteSet(), None)
-            return
+            return await self._finish(incoming, self.rejected(command, why), WriteSet(), None)
         request = cast(OrderSubmissionRequested, command.payload)
+        try:
+            async with ctx.locks.hold_submission(
+                ctx.location_id, request.submission_id, incoming.deadline
+            ):
+                return await self._handle(incoming, request)
+        except LockTimeout:
+            why = rejection(
+                RejectionReason.POS_UNAVAILABLE,
+                "another message of this submission kept it busy for the whole deadline of "
+                f"{incoming.deadline.seconds:g} s",
+            )
+            return await self._finish(incoming, self.rejected(command, why), WriteSet(), None)
+
+    async def _handle(self, incoming: Incoming, request: OrderSubmissionRequested) -> str:
+        """Under the submission's own lock: one message of a submission at a time."""
+        ctx = self.ctx
+        command = incoming.command
+        digest = request_digest(request)
         existing = await ctx.store.submission(ctx.location_id, request.submission_id)
+        if existing is not None and not _same_request(existing, request, digest):
+            return await self._finish(
+                incoming, self.rejected(command, _reused(existing)), WriteSet(), None
+            )
         if existing is not None and existing.state is SubmissionState.DONE:
             log.info("submission already done: answering its stored outcome",
                      submissionId=request.submission_id)
             stored = OrderSubmissionResult.model_validate_json(existing.result_payload or b"")
-            writes, _ = answer(ctx, command, stored, f"REPEATED:{stored.outcome}")
+            outcome = f"REPEATED:{stored.outcome}"
+            writes, _ = answer(ctx, incoming, stored, outcome)
             await ctx.store.commit(writes)
-            return
+            return outcome
         writes = WriteSet()
         record = existing or self._record(
-            command, request, SubmissionState.RECEIVED, Plan((), None)
+            command, request, SubmissionState.RECEIVED, Plan((), None), digest=digest
         )
         kept: SubmissionRecord | None
         try:
-            result, kept = await self._submit(command, request, record, writes)
+            result, kept = await self._submit(incoming, request, record, writes)
         except _Refused as refused:
             result = self.rejected(command, refused.why)
             # Nothing reached the POS and the answer is not final: nothing to remember.
             kept = None if existing is None and refused.why.retryable else record
-        await self._finish(command, result, writes, kept)
+        outcome = await self._finish(incoming, result, writes, kept)
         if any(s.status is not StreamStatus.ACTIVE for s in writes.streams):
             # Told only once committed: a failed commit leaves the stream watched.
             ctx.listener.stream_ended(cast(str, request.order_context.pos_table_id))
+        return outcome
 
     def _unsupported(self, command: ParsedCommand) -> Rejection | None:
         request = command.payload
@@ -206,12 +233,13 @@ class SubmissionHandler:
 
     async def _finish(
         self,
-        command: ParsedCommand,
+        incoming: Incoming,
         result: OrderSubmissionResult,
         writes: WriteSet,
         record: SubmissionRecord | None,
-    ) -> None:
-        """Commit the result; the submission becomes DONE unless the POS was unavailable."""
+    ) -> str:
+        """Commit the result; the submission becomes DONE unless the POS was unavailable.
+        The outcome committed."""
         ctx = self.ctx
         retryable = result.rejection is not None and result.rejection.retryable
         outcome = result.rejection.reason.value if result.rejection else result.outcome.value
@@ -233,27 +261,29 @@ class SubmissionHandler:
                     updated_at=now,
                 )
             writes.submissions.append(record)
-        answer(ctx, command, result, outcome, writes)
+        answer(ctx, incoming, result, outcome, writes)
         await ctx.store.commit(writes)
+        return outcome
 
     # -- the submission proper -----------------------------------------------------------
 
     async def _submit(
         self,
-        command: ParsedCommand,
+        incoming: Incoming,
         request: OrderSubmissionRequested,
         record: SubmissionRecord,
         writes: WriteSet,
     ) -> tuple[OrderSubmissionResult, SubmissionRecord]:
         ctx = self.ctx
+        command, deadline = incoming.command, incoming.deadline
         table = cast(str, request.order_context.pos_table_id)
         session = cast(str, request.order_context.table_session_id)
-        check = await self._pos(lambda: ctx.driver.read_check(table))
+        check = await self._pos(lambda: ctx.driver.read_check(table), deadline)
         stream, closed = await self._advance_stream(table, check, writes)
         if record.state is SubmissionState.SUBMITTING:
             if not ctx.driver.supports(Capability.EXTERNAL_REFS):
                 raise _Refused(_not_reconcilable(ctx.driver.name))
-            found = await self._earlier_lines(table, request.submission_id)
+            found = await self._earlier_lines(table, request.submission_id, deadline)
             if found:
                 log.info("an earlier attempt reached the POS: answering what it created",
                          submissionId=request.submission_id, lines=len(found))
@@ -267,24 +297,26 @@ class SubmissionHandler:
                 "the table's check was closed since the session started",
             ))
         await self._refuse_ended_session(table, session)
-        products = await self.products.get(lambda: self._pos(ctx.driver.list_products))
+        products = await self.products.get(lambda: self._pos(ctx.driver.list_products, deadline))
         to_send, refused = validate_items(request.items, products)
         if refused and (self.atomic or not to_send):
             refused += [_batch_rejected(item) for item in to_send]
             return _result(request, SubmissionOutcome.REJECTED, None, (), refused), record
         record = self._record(
             command, request, SubmissionState.SUBMITTING, Plan(tuple(refused), check.order_id),
-            created_at=record.created_at,
+            digest=record.request_digest, created_at=record.created_at,
         )
         await ctx.store.commit(WriteSet(submissions=[record]))
-        created, order_id, late = await self._add_lines(table, check.order_id, request, to_send)
+        created, order_id, late = await self._add_lines(
+            table, check.order_id, request, to_send, deadline
+        )
         self._join(stream, request, created, order_id, writes)
         return self._outcome(request, created, [*refused, *late], order_id), record
 
-    async def _pos(self, operation: Callable[[], Awaitable[T]]) -> T:
+    async def _pos(self, operation: Callable[[], Awaitable[T]], deadline: Deadline) -> T:
         """A POS call under the deadline, its failures turned into whole-batch refusals."""
         try:
-            return await call_pos(operation, self.ctx.pos_deadline)
+            return await call_pos(operation, deadline)
         except PosError as exc:
             raise _Refused(_pos_rejection(exc)) from exc
 
@@ -336,9 +368,11 @@ class SubmissionHandler:
                 f"table session {session} belongs to a stream that ended ({stream.status})",
             ))
 
-    async def _earlier_lines(self, table: str, submission_id: str) -> tuple[PosLine, ...]:
+    async def _earlier_lines(
+        self, table: str, submission_id: str, deadline: Deadline
+    ) -> tuple[PosLine, ...]:
         return await self._pos(
-            lambda: self.ctx.driver.find_lines(table, external_ref(submission_id, ""))
+            lambda: self.ctx.driver.find_lines(table, external_ref(submission_id, "")), deadline
         )
 
     def _record(
@@ -348,6 +382,7 @@ class SubmissionHandler:
         state: SubmissionState,
         plan: Plan,
         *,
+        digest: str | None,
         created_at: datetime | None = None,
     ) -> SubmissionRecord:
         now = self.ctx.clock()
@@ -366,6 +401,7 @@ class SubmissionHandler:
             pos_order_id=plan.expected_order_id,
             created_at=created_at or now,
             updated_at=now,
+            request_digest=digest,
         )
 
     async def _add_lines(
@@ -374,6 +410,7 @@ class SubmissionHandler:
         expected_order_id: str | None,
         request: OrderSubmissionRequested,
         items: Sequence[SubmissionItem],
+        deadline: Deadline,
     ) -> tuple[tuple[PosLine, ...], str | None, list[RejectedItem]]:
         """Add the items; the created lines, the check, and the items the POS refused.
 
@@ -385,7 +422,7 @@ class SubmissionHandler:
             lines = [_new_line(request.submission_id, item) for item in items]
             try:
                 add = partial(self.ctx.driver.add_lines, table, expected_order_id, lines)
-                added = await call_pos(add, self.ctx.pos_deadline)
+                added = await call_pos(add, deadline)
             except DuplicateReference as duplicate:
                 # A call that timed out went through after all: those are our lines.
                 return duplicate.existing, expected_order_id, late
@@ -529,6 +566,35 @@ def _result(
         pos_order_id=order_id,
         accepted_items=tuple(accepted),
         rejected_items=tuple(rejected),
+    )
+
+
+def request_digest(request: OrderSubmissionRequested) -> str:
+    """What makes two messages the same submission: its order context, items and payment."""
+    fields = request.model_dump(
+        mode="json", include={"order_context", "items", "payment"}, by_alias=True
+    )
+    canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _same_request(
+    record: SubmissionRecord, request: OrderSubmissionRequested, digest: str
+) -> bool:
+    context = request.order_context
+    return (
+        record.pos_table_id == context.pos_table_id
+        and record.table_session_id == context.table_session_id
+        and record.request_digest in (None, digest)  # None: recorded before digests
+    )
+
+
+def _reused(record: SubmissionRecord) -> Rejection:
+    return rejection(
+        RejectionReason.INVALID_REQUEST,
+        f"submissionId {record.submission_id!r} was already used for table "
+        f"{record.pos_table_id!r} (session {record.table_session_id!r}) with other items, "
+        "order context or payment; that submission stands and this one is not applied",
     )
 
 

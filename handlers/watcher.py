@@ -9,27 +9,35 @@ It learns which tables may have changed through the best the driver offers:
   of tables; an unknown cursor resynchronises every watched table.
 - ``table-poll``: the last resort, one read per watched table per interval.
 
-A table that may have changed is read under its lock (the lock commands take), diffed
-against the stream's baseline, and the new baseline, sequence and change messages are
-committed together. While the POS fails, the watcher backs off and keeps its streams:
-no stream is closed and no change invented because a read failed.
+A table that may have changed is read, then diffed against the stream's baseline under
+the table's lock (the lock commands take), and the new baseline, sequence and change
+messages are committed together. The read happens before the lock, under a deadline of
+its own, so that a slow POS never keeps a command waiting for the watcher; if a command
+moved the stream meanwhile, the read may be older than the stream's baseline and the
+table is read again under the lock. While the POS fails, the watcher backs off and keeps
+its streams: no stream is closed and no change invented because a read failed.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable, Coroutine
 from enum import StrEnum
+from typing import Any
 
 import structlog
 
 from handlers._backoff import Backoff
 from handlers._context import HandlerContext, StreamListener
-from handlers._records import WriteSet
+from handlers._deadline import Deadline
+from handlers._records import OutgoingMessage, StreamRecord, WriteSet
 from handlers._snapshots import snapshot_of
 from handlers._streams import advance_stream, expire_stream, is_expired
-from pos_drivers import Capability, CursorExpired, PosError
+from pos_drivers import Capability, CursorExpired, PosCheck, PosError
 
 log = structlog.get_logger("pos_adapter.watcher")
+
+Loop = Callable[[], Coroutine[Any, Any, None]]
 
 
 class ChangeMode(StrEnum):
@@ -48,8 +56,12 @@ class Watcher(StreamListener):
         mode: ChangeMode = ChangeMode.AUTO,
         concurrency: int = 8,
         expiry_check_interval: float = 60.0,
+        read_timeout: float | None = None,
     ) -> None:
+        """``read_timeout``: seconds one read of a table may take (default: the commands'
+        ``pos_deadline``)."""
         self.ctx = ctx
+        self.read_timeout = read_timeout or ctx.pos_deadline
         self.poll_interval = poll_interval
         self.mode = self._resolve_mode(mode)
         self.expiry_check_interval = expiry_check_interval
@@ -89,28 +101,38 @@ class Watcher(StreamListener):
     # -- running ---------------------------------------------------------------------
 
     async def run(self) -> None:
-        """Recover the active streams from the store, then watch until cancelled."""
-        tables = await self.ctx.store.active_stream_tables(self.ctx.location_id)
-        self._watched.update(table for table, _opened in tables)
-        log.info("watching", streams=len(self._watched), mode=self.mode.value)
-        self.mark_all_dirty()
-        loops = [self._sync_loop(), self._expiry_loop()]
-        driver = self.ctx.driver
-        if self.mode is ChangeMode.PUSH:
-            loops.append(self._push_loop())
-            if driver.supports(Capability.BATCH_CHANGES):
-                loops.append(self._batch_poll_loop())
-        elif self.mode is ChangeMode.POLL:
-            loops.append(self._batch_poll_loop())
-        else:
-            loops.append(self._table_poll_loop())
-        tasks = [asyncio.create_task(loop) for loop in loops]
+        """Recover the active streams, then run every loop until cancelled (the worker
+        runs :meth:`loops` under its own supervision instead)."""
+        await self.recover()
+        tasks = [asyncio.create_task(loop()) for _name, loop in self.loops()]
         try:
             await asyncio.gather(*tasks)
         finally:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def recover(self) -> None:
+        """Watch the active streams of the store (after a start or a take-over)."""
+        tables = await self.ctx.store.active_stream_tables(self.ctx.location_id)
+        self._watched.update(table for table, _opened in tables)
+        log.info("watching", streams=len(self._watched), mode=self.mode.value)
+        self.mark_all_dirty()
+
+    def loops(self) -> list[tuple[str, Loop]]:
+        """The watcher's loops by name, each to run as a task of its own."""
+        loops: list[tuple[str, Loop]] = [
+            ("watcher-sync", self._sync_loop), ("watcher-expiry", self._expiry_loop),
+        ]
+        if self.mode is ChangeMode.PUSH:
+            loops.append(("watcher-push", self._push_loop))
+            if self.ctx.driver.supports(Capability.BATCH_CHANGES):
+                loops.append(("watcher-poll", self._batch_poll_loop))
+        elif self.mode is ChangeMode.POLL:
+            loops.append(("watcher-poll", self._batch_poll_loop))
+        else:
+            loops.append(("watcher-table-poll", self._table_poll_loop))
+        return loops
 
     def _resolve_mode(self, mode: ChangeMode) -> ChangeMode:
         driver = self.ctx.driver
@@ -243,23 +265,42 @@ class Watcher(StreamListener):
         """Read the table and push what changed since the stream's baseline: how many
         changes, or None when the table has no active stream."""
         ctx = self.ctx
+        read_from = await ctx.store.active_stream(ctx.location_id, table)
+        if read_from is None:
+            self.stream_ended(table)
+            return None
+        check = await self._read(table)
         async with ctx.locks.hold(ctx.location_id, table):
             stream = await ctx.store.active_stream(ctx.location_id, table)
             if stream is None:
                 self.stream_ended(table)
                 return None
-            self.pos_calls += 1
-            check = await ctx.driver.read_check(table)
-            current = await snapshot_of(ctx, table, check, stream.baseline)
-            advance = advance_stream(stream, current, ctx.clock())
+            if stream != read_from:
+                # A command moved the stream while we read: our read may predate it.
+                check = await self._read(table)
+            advance = advance_stream(
+                stream, await snapshot_of(ctx, table, check, stream.baseline), ctx.clock()
+            )
             if not advance.changed:
                 return 0
             await ctx.store.commit(WriteSet(streams=[advance.stream], outbox=advance.messages))
-        self.changes_pushed += len(advance.messages)
-        if advance.messages:
-            log.info("changes pushed", posTableId=table, stream_id=stream.stream_id,
-                     count=len(advance.messages), sequence=advance.stream.last_sequence)
+        self._pushed(stream, advance.messages, advance.stream.last_sequence)
         if advance.closed:
             self.stream_ended(table)
         return len(advance.messages)
 
+    async def _read(self, table: str) -> PosCheck:
+        """One read of the table under the watcher's own deadline."""
+        self.pos_calls += 1
+        deadline = Deadline.after(self.read_timeout)
+        try:
+            async with asyncio.timeout_at(deadline.at):
+                return await self.ctx.driver.read_check(table)
+        except TimeoutError:
+            raise deadline.exceeded("reading the table") from None
+
+    def _pushed(self, stream: StreamRecord, messages: list[OutgoingMessage], last: int) -> None:
+        self.changes_pushed += len(messages)
+        if messages:
+            log.info("changes pushed", posTableId=stream.pos_table_id,
+                     stream_id=stream.stream_id, count=len(messages), sequence=last)

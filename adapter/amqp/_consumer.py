@@ -6,17 +6,17 @@ Each delivery is handed to the dispatcher, which says what to do with it:
 - ``DeadLetter(reason)``: publish a copy (body and properties unchanged, plus the header
   ``x-pos-adapter-error``) to the dead-letter exchange, wait for the broker's confirm,
   then ack the original. A plain reject cannot add a header.
-- an exception: the handler crashed; nack with requeue after a short pause. The quorum
-  queue's ``x-delivery-limit`` (or the store's counter on a classic queue) dead-letters a
-  command that keeps crashing.
+- an exception: the handler crashed on a delivery that may be redelivered; nack with
+  requeue after a short pause. The dispatcher knows how often the command was delivered
+  (the quorum queue's ``x-delivery-count`` header, passed on here, or the store's counter
+  on a classic queue) and dead-letters it itself, with what failed, on the last delivery
+  the queue allows.
 
 Each settled delivery is counted (``Metrics.command_settled``) with its type and outcome:
-the outcome its inbox row committed (noted by the metered store through
-``current_delivery``), else ``DUPLICATE`` (acked without a new answer),
-``DEAD_LETTERED`` (by our copy, or by the queue when the copy could not be published) or
-``CRASHED`` (nacked for redelivery). The watchdog asks :meth:`CommandConsumer.registered`
-whether the channel still has our consumer, and :meth:`CommandConsumer.restart` registers
-it again.
+the outcome the dispatcher returned (its inbox row's, or ``DUPLICATE``), ``DEAD_LETTERED``
+(by our copy, or by the queue when the copy could not be published) or ``CRASHED``
+(nacked for redelivery). The watchdog asks :meth:`CommandConsumer.registered` whether the
+channel still has our consumer, and :meth:`CommandConsumer.restart` registers it again.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from aio_pika.abc import (
     AbstractRobustChannel,
 )
 
-from adapter.metrics import DeliveryNote, Metrics, current_delivery, message_type_label
+from adapter.metrics import Metrics, message_type_label
 from handlers import DeadLetter, Disposition
 
 log = structlog.get_logger("pos_adapter.consumer")
@@ -45,14 +45,19 @@ ERROR_HEADER = "x-pos-adapter-error"
 CRASH_PAUSE = 0.5
 CANCEL_TIMEOUT = 5.0
 
-DUPLICATE = "DUPLICATE"
 DEAD_LETTERED = "DEAD_LETTERED"
 CRASHED = "CRASHED"
+DELIVERY_COUNT = "x-delivery-count"
 
 
 class Dispatcher(Protocol):
     async def dispatch(
-        self, body: bytes, *, redelivered: bool, properties: Mapping[str, Any] | None = None
+        self,
+        body: bytes,
+        *,
+        redelivered: bool,
+        properties: Mapping[str, Any] | None = None,
+        previous_deliveries: int | None = None,
     ) -> Disposition: ...
 
 
@@ -64,7 +69,12 @@ class CommandConsumer:
         dead_letter_routing_key: str,
         dispatcher: Dispatcher,
         metrics: Metrics | None = None,
+        *,
+        counted_by_queue: bool = True,
     ) -> None:
+        """``counted_by_queue``: the queue counts deliveries (a quorum queue's
+        ``x-delivery-count``); a classic queue does not."""
+        self._counted_by_queue = counted_by_queue
         self._queue = queue
         self._dead_letter = dead_letter
         self._routing_key = dead_letter_routing_key
@@ -160,25 +170,23 @@ class CommandConsumer:
         if task is not None:
             self._in_flight.add(task)
         self.deliveries += 1
-        # This task's own context (aiormq runs each delivery in a task of its own).
-        note = DeliveryNote()
-        current_delivery.set(note)
         started = time.perf_counter()
         try:
-            outcome = await self._handle(message, note)
+            message_type, outcome = await self._handle(message)
         finally:
             if task is not None:
                 self._in_flight.discard(task)
         if self._metrics is not None:
-            message_type = note.message_type or message_type_label(message.type)
-            self._metrics.command_settled(message_type, outcome, time.perf_counter() - started)
+            label = message_type or message_type_label(message.type)
+            self._metrics.command_settled(label, outcome, time.perf_counter() - started)
 
-    async def _handle(self, message: AbstractIncomingMessage, note: DeliveryNote) -> str:
-        """Dispatch and settle the delivery; its outcome for the metrics."""
+    async def _handle(self, message: AbstractIncomingMessage) -> tuple[str | None, str]:
+        """Dispatch and settle the delivery; its type and outcome for the metrics."""
         try:
             disposition = await self._dispatcher.dispatch(
                 message.body, redelivered=bool(message.redelivered),
                 properties=dict(message.info()),
+                previous_deliveries=self._previous_deliveries(message),
             )
         except asyncio.CancelledError:
             # Not a success: leave the delivery unacked so the broker redelivers it.
@@ -188,17 +196,25 @@ class CommandConsumer:
                           amqp_message_id=message.message_id)
             await asyncio.sleep(CRASH_PAUSE)
             await _settle(message.nack(requeue=True))
-            return CRASHED
+            return None, CRASHED
         if isinstance(disposition, DeadLetter):
             if not await self._dead_letter_copy(message, disposition.reason):
                 # Nothing is lost: the queue's own dead-lettering takes it (with x-death
                 # instead of our reason), rather than redelivering it for ever.
                 await _settle(message.reject(requeue=False))
-                return DEAD_LETTERED
+                return disposition.message_type, DEAD_LETTERED
             await _settle(message.ack())
-            return DEAD_LETTERED
+            return disposition.message_type, DEAD_LETTERED
         await _settle(message.ack())
-        return note.outcome or DUPLICATE
+        return disposition.message_type, disposition.outcome
+
+    def _previous_deliveries(self, message: AbstractIncomingMessage) -> int | None:
+        if not self._counted_by_queue:
+            return None
+        count = (message.headers or {}).get(DELIVERY_COUNT)
+        if isinstance(count, int) and not isinstance(count, bool) and count >= 0:
+            return count
+        return 1 if message.redelivered else 0
 
     async def _dead_letter_copy(self, message: AbstractIncomingMessage, reason: str) -> bool:
         headers = _publishable(dict(message.headers or {}))

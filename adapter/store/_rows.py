@@ -93,6 +93,7 @@ def submission_values(record: SubmissionRecord) -> dict[str, Any]:
         "pos_order_id": record.pos_order_id,
         "created_at": record.created_at,
         "updated_at": record.updated_at,
+        "request_digest": record.request_digest,
     }
 
 
@@ -208,4 +209,5 @@ def submission_record(row: Row[Any]) -> SubmissionRecord:
         pos_order_id=row.pos_order_id,
         created_at=utc(row.created_at) or now(),
         updated_at=utc(row.updated_at) or now(),
+        request_digest=row.request_digest,
     )

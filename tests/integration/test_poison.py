@@ -16,8 +16,7 @@ from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
 from adapter.amqp import _consumer
 from adapter.settings import QueueType, Settings
 from adapter.testing import OpenAppClient, command
-from handlers import SnapshotHandler
-from schemas import ParsedCommand
+from handlers import Incoming, SnapshotHandler
 from tests.integration.conftest import StartAdapter
 
 pytestmark = pytest.mark.rabbitmq
@@ -109,11 +108,11 @@ async def test_a_command_that_keeps_crashing_is_dead_lettered(
     attempts: list[str] = []
     original = SnapshotHandler.handle
 
-    async def crash_on_t13(self: SnapshotHandler, parsed: ParsedCommand) -> None:
-        if parsed.pos_table_id == "T13":
-            attempts.append(parsed.message_id)
+    async def crash_on_t13(self: SnapshotHandler, incoming: Incoming) -> str:
+        if incoming.command.pos_table_id == "T13":
+            attempts.append(incoming.command.message_id)
             raise RuntimeError("bug triggered by T13")
-        await original(self, parsed)
+        return await original(self, incoming)
 
     monkeypatch.setattr(SnapshotHandler, "handle", crash_on_t13)
     monkeypatch.setattr(_consumer, "CRASH_PAUSE", 0.01)
@@ -127,8 +126,9 @@ async def test_a_command_that_keeps_crashing_is_dead_lettered(
         dead = await dead_letters.next(timeout=20)
 
         assert json.loads(dead.body)["messageId"] == message_id
-        headers = dead.headers or {}
-        assert "x-pos-adapter-error" in headers or "x-death" in headers
+        why = str((dead.headers or {})["x-pos-adapter-error"])
+        assert "the handler failed on each of 3 deliveries" in why
+        assert "bug triggered by T13" in why
         assert len(attempts) == 3  # the first delivery and max_redeliveries more
         ok = await openapp.send(
             "TableOrderSnapshotRequested", {"posTableId": "T1", "tableSessionId": "s"}

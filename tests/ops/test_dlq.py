@@ -27,8 +27,7 @@ from adapter.amqp import _consumer
 from adapter.ops import dlq
 from adapter.settings import QueueType, Settings
 from adapter.testing import OpenAppClient, command
-from handlers import SnapshotHandler
-from schemas import ParsedCommand
+from handlers import Incoming, SnapshotHandler
 from tests.integration import conftest as integration
 from tests.integration.conftest import StartAdapter, eventually
 
@@ -203,17 +202,17 @@ async def test_a_fixed_command_is_replayed_after_a_plan_that_changes_nothing(
     broken = True
     original = SnapshotHandler.handle
 
-    async def crash_on_t13(self: SnapshotHandler, parsed: ParsedCommand) -> None:
-        if broken and parsed.pos_table_id == "T13":
+    async def crash_on_t13(self: SnapshotHandler, incoming: Incoming) -> str:
+        if broken and incoming.command.pos_table_id == "T13":
             raise RuntimeError("bug triggered by T13")
-        await original(self, parsed)
+        return await original(self, incoming)
 
     monkeypatch.setattr(SnapshotHandler, "handle", crash_on_t13)
     monkeypatch.setattr(_consumer, "CRASH_PAUSE", 0.01)
     async with start_adapter(max_redeliveries=1):
         queue = await dead_letters(connection, settings)
         message_id = await openapp.send(SNAPSHOT, {"posTableId": "T13", "tableSessionId": "s"})
-        await queue.wait_count(1)  # the quorum queue's delivery limit dead-lettered it
+        await queue.wait_count(1)  # dead-lettered on its last allowed delivery
         await queue.put(b"{not json", message_id="poison", type="raw",
                         headers={dlq.ERROR_HEADER: "body is not JSON"})
 
@@ -223,14 +222,16 @@ async def test_a_fixed_command_is_replayed_after_a_plan_that_changes_nothing(
         assert dlq.ERROR_HEADER in out
         shown = await dlq_json(settings, "show", "1")
         assert shown["body_json"]["messageId"] == message_id
-        assert shown["properties"]["headers"]["x-death"][0]["reason"] == "delivery_limit"
+        why = shown["properties"]["headers"][dlq.ERROR_HEADER]
+        assert "the handler failed on each of 2 deliveries" in why
+        assert "bug triggered by T13" in why
 
         plan = await dlq_json(settings, "replay", "--all")
 
         assert plan["execute"] is False
         first, second = plan["messages"]
         assert first["messageId"] == message_id
-        assert "delivery_limit" in first["reason"]
+        assert "bug triggered by T13" in first["reason"]
         assert first["action"] == "replay"
         assert first["routingKey"] == f"{settings.location_id}.{SNAPSHOT}"
         assert first["outcome"] == "planned"
