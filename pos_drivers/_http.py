@@ -8,6 +8,7 @@ the mock POS); the ``httpx-aiohttp`` transport keeps httpx's API, errors and tim
 from __future__ import annotations
 
 from collections.abc import Mapping
+from urllib.parse import quote
 
 import httpx
 from httpx_aiohttp import AiohttpTransport
@@ -35,3 +36,9 @@ def pos_http_client(
         limits=limits,
         verify=verify,
     )
+
+
+def segment(value: str) -> str:
+    """``value`` as one URL path segment: slashes escaped, and dots too, so that an id
+    such as ``..`` is never read as the parent folder."""
+    return quote(value, safe="").replace(".", "%2E")

@@ -4,7 +4,8 @@ One long-lived ``httpx.AsyncClient`` (keep-alive); one attempt per call. Answers
 errors as follows:
 
 - connection errors, timeouts, 5xx, 429 -> PosUnavailable (``retry_after`` from 429);
-- 404 ``TABLE_NOT_FOUND`` -> TableNotFound; 409 ``ORDER_CLOSED`` -> OrderClosed;
+- 404 on a table's URL, whatever its body -> TableNotFound (an id that is no table may
+  not even reach the route: ``../x``); 409 ``ORDER_CLOSED`` -> OrderClosed;
   409 ``DUPLICATE_REF`` -> DuplicateReference with the lines holding the references;
 - 422 -> ItemsRejected, one ItemRejection per failing line;
 - 410 -> CursorExpired; any other refusal -> PosBusinessError.
@@ -23,7 +24,6 @@ import contextlib
 import json
 from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
 from typing import Any, ClassVar, NoReturn, TypeVar
-from urllib.parse import quote
 
 import httpx
 from httpx_sse import aconnect_sse
@@ -41,7 +41,7 @@ from pos_drivers._errors import (
     PosUnavailable,
     TableNotFound,
 )
-from pos_drivers._http import pos_http_client
+from pos_drivers._http import pos_http_client, segment
 from pos_drivers._models import (
     AddedLines,
     Capability,
@@ -134,8 +134,11 @@ class MockDriver(PosDriver):
 
     # -- calls ------------------------------------------------------------------------
 
-    async def _call(self, method: str, path: str, **kwargs: Any) -> Any:
-        """One attempt; the answer's JSON, or the mapped driver error."""
+    async def _call(
+        self, method: str, path: str, *, table_id: str | None = None, **kwargs: Any
+    ) -> Any:
+        """One attempt; the answer's JSON, or the mapped driver error. ``table_id``: the
+        path is that table's (a 404 then means no such table)."""
         try:
             response = await self._http.request(method, path, **kwargs)
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
@@ -150,10 +153,14 @@ class MockDriver(PosDriver):
                 return response.json()
             except ValueError as exc:
                 raise PosUnavailable("the POS answered something that is not JSON") from exc
+        if response.status_code == 404 and table_id is not None:
+            code, message, _lines = _error_body(response)
+            raise TableNotFound(message or f"no table {table_id!r} on the POS",
+                                pos_detail=code or "404")
         _raise_for(response)
 
     async def read_check(self, table_id: str) -> PosCheck:
-        order = await self._call("GET", f"/tables/{_seg(table_id)}/order")
+        order = await self._call("GET", f"/tables/{segment(table_id)}/order", table_id=table_id)
         name = await self._table_name(table_id)
         return _parsed(_check, order, table_id, name, self._currency)
 
@@ -177,12 +184,15 @@ class MockDriver(PosDriver):
     ) -> AddedLines:
         _refuse_modifiers(lines)
         body = {"orderId": expected_order_id, "lines": [_new_line(line) for line in lines]}
-        order = await self._call("POST", f"/tables/{_seg(table_id)}/order/lines", json=body)
+        order = await self._call(
+            "POST", f"/tables/{segment(table_id)}/order/lines", table_id=table_id, json=body
+        )
         return _parsed(_added, order, len(lines))
 
     async def find_lines(self, table_id: str, ref_prefix: str) -> tuple[PosLine, ...]:
         found = await self._call(
-            "GET", f"/tables/{_seg(table_id)}/order/lines", params={"externalRef": ref_prefix}
+            "GET", f"/tables/{segment(table_id)}/order/lines", table_id=table_id,
+            params={"externalRef": ref_prefix},
         )
         return _parsed(lambda f: tuple(_line(x) for x in f["lines"]), found)
 
@@ -238,10 +248,6 @@ class MockDriver(PosDriver):
 
 
 # -- answers to models ---------------------------------------------------------------
-
-
-def _seg(value: str) -> str:
-    return quote(value, safe="")
 
 
 def _parsed(parse: Callable[..., T], *args: Any) -> T:

@@ -296,6 +296,11 @@ class MockPos:
         body = self.state.order_json(request.path_params["table_id"])
         return Response(body, media_type="application/json")
 
+    async def no_such_table(self, request: Request) -> Response:
+        """A path under /tables that names no table: an id with a slash (``../x``, sent
+        escaped and decoded by the router) is still an unknown table."""
+        raise MockPosError(404, "TABLE_NOT_FOUND", f"no table at {request.url.path!r}")
+
     async def find_lines(self, request: Request) -> Response:
         prefix = request.query_params.get("externalRef", "")
         lines = self.state.find_lines(request.path_params["table_id"], prefix)
@@ -388,6 +393,7 @@ class MockPos:
             Route("/tables/{table_id}/order", api(self.order), methods=["GET"]),
             Route("/tables/{table_id}/order/lines", api(self.find_lines), methods=["GET"]),
             Route("/tables/{table_id}/order/lines", api(self.add_lines), methods=["POST"]),
+            Route("/tables/{rest:path}", api(self.no_such_table), methods=["GET", "POST"]),
             Route("/orders/changes", api(self.changes), methods=["GET"]),
             Route("/events", api(self.events), methods=["GET"]),
             Route("/health", control(self.health), methods=["GET"]),

@@ -20,6 +20,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from pos_drivers._http import segment
 from pos_drivers.restai._client import RestaiClient
 from pos_drivers.restai._mapping import open_visit_id
 from pos_drivers.restai._tables import TableInfo
@@ -102,7 +103,7 @@ class CheckReader:
 
     async def visit(self, table: TableInfo) -> Visit:
         """``GET /api/tables/:id/active-session``: the live session and its orders."""
-        data = await self._client.get(f"/api/tables/{table.id}/active-session")
+        data = await self._client.get(f"/api/tables/{segment(table.id)}/active-session")
         session = data.get("session") if isinstance(data, dict) else None
         orders = data.get("orders") if isinstance(data, dict) else None
         summaries = tuple(o for o in orders or () if isinstance(o, Mapping))
@@ -150,7 +151,7 @@ class CheckReader:
 
     async def fetch_order(self, order_id: str) -> Row:
         """``GET /api/orders/:id``, uncached."""
-        data = await self._client.get(f"/api/orders/{order_id}")
+        data = await self._client.get(f"/api/orders/{segment(order_id)}")
         if not isinstance(data, Mapping):
             return {"id": order_id, "items": []}
         return data

@@ -43,6 +43,7 @@ from pos_drivers._errors import (
     TableNotFound,
     TableUnavailable,
 )
+from pos_drivers._http import segment
 from pos_drivers._models import (
     AddedLines,
     Capability,
@@ -174,7 +175,7 @@ class RestaiDriver(PosDriver):
             self._ready = True
 
     async def _branch_currency(self, branch: str) -> str:
-        data = await self._client.get(f"/api/branches/{branch}")
+        data = await self._client.get(f"/api/branches/{segment(branch)}")
         currency = data.get("currency") if isinstance(data, Mapping) else None
         return currency if isinstance(currency, str) and currency else "PEN"
 
@@ -199,7 +200,7 @@ class RestaiDriver(PosDriver):
     async def _current_table(self, table: TableInfo, *, allow_maintenance: bool) -> TableInfo:
         """The table as RestAI has it now: TableNotFound if deleted, maintenance refused."""
         try:
-            row = await self._client.get(f"/api/tables/{table.id}")
+            row = await self._client.get(f"/api/tables/{segment(table.id)}")
         except RestaiApiError as exc:
             if exc.status == 404:
                 self._tables.forget(table.id)
@@ -428,7 +429,8 @@ class RestaiDriver(PosDriver):
         order_id = str(created["id"])
         try:
             await self._client.patch(
-                f"/api/orders/{order_id}/status", {"status": "cancelled", "reason": UNDO_REASON}
+                f"/api/orders/{segment(order_id)}/status",
+                {"status": "cancelled", "reason": UNDO_REASON},
             )
         except (RestaiApiError, PosError) as exc:
             logger.warning("could not undo RestAI order %s: %s", order_id, exc)
@@ -440,7 +442,7 @@ class RestaiDriver(PosDriver):
                 after = await self._reader.visit(table)
                 same = after.session is not None and after.session.get("id") == session_id
                 if same and not after.summaries:
-                    await self._client.post(f"/api/tables/{table.id}/free")
+                    await self._client.post(f"/api/tables/{segment(table.id)}/free")
             except (RestaiApiError, PosError) as exc:
                 logger.warning("could not free %s after an undo: %s", table.name, exc)
         return True
