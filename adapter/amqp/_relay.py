@@ -1,9 +1,10 @@
 """The outbox relay: publishes owed messages in order, with confirms kept in flight.
 
 Rows arrive from the store right after each commit (no polling) and, after a start, a
-reconnect or a failure, from the store itself. Up to ``window`` publishes are in flight
-at once; a row counts as sent only when the broker confirmed it, and confirmed rows are
-marked sent in order. A return (unroutable), a nack or a lost channel stops the
+reconnect or a failure, from the store itself, a page at a time as confirms come back:
+after a long broker outage the backlog stays in the store, not in memory. Up to
+``window`` publishes are in flight at once; a row counts as sent only when the broker
+confirmed it, and confirmed rows are marked sent in order. A return (unroutable), a nack or a lost channel stops the
 pipeline: after a back-off the relay resends from the first unconfirmed row, so a
 stream's messages never overtake each other (consumers de-duplicate by messageId).
 A message is counted as out (``pos_adapter_messages_out_total``) on its confirm.
@@ -27,6 +28,8 @@ log = structlog.get_logger("pos_adapter.relay")
 
 APP_ID = "pos-adapter"
 PUBLISH_TIMEOUT = 30.0
+PAGE = 1000
+"""Rows read from the store at once; the next page is read when fewer than half are left."""
 
 
 class _PublishFailed(Exception):
@@ -69,8 +72,10 @@ class OutboxRelay:
         self._metrics = metrics
         self._pending: deque[OutboxRow] = deque()
         self._last_queued = 0
-        self._reload_from: int | None = None
-        self._reload = True
+        self._page_from: int | None = None
+        """Where the next page starts: None for the first unsent row."""
+        self._in_store = True
+        """Owed rows may be in the store that are not in ``_pending``: page them in."""
         self._loading = False
         self._notified_while_loading: list[OutboxRow] = []
         self._wakeup = asyncio.Event()
@@ -81,13 +86,18 @@ class OutboxRelay:
     def notify(self, rows: list[OutboxRow]) -> None:
         """Take rows just committed (called by the store, in id order)."""
         if self._loading:
-            # The load's query may have run already: keep them for after it.
+            # The page's query may have run already: keep them for after it.
             self._notified_while_loading.extend(rows)
-        elif not self._reload:
+        elif not self._in_store:
             self._enqueue(rows)
-        # Otherwise a load is due, and it will read these committed rows from the store.
+        # Otherwise the store holds owed rows before them: a page will bring them in.
         self._idle.clear()
         self._wakeup.set()
+
+    @property
+    def in_memory(self) -> int:
+        """Owed rows held in memory (at most a page and a half; the rest is in the store)."""
+        return len(self._pending)
 
     async def flush(self, timeout: float) -> bool:
         """Wait until nothing is owed; False if ``timeout`` passed first."""
@@ -104,8 +114,6 @@ class OutboxRelay:
             try:
                 await self._channel.ready()
                 underlay = await self._channel.get_underlay_channel()
-                if self._reload:
-                    await self._load()
                 await self._pump(underlay, backoff)
             except _PublishFailed as failure:
                 self._schedule_reload(failure.first_unconfirmed)
@@ -117,10 +125,17 @@ class OutboxRelay:
                 delay = backoff.next_delay()
                 log.warning("relay channel lost", error=repr(exc), retry_in=delay)
                 await asyncio.sleep(delay)
+            except Exception:
+                # The store, most likely: whoever runs the relay again starts it afresh
+                # from the first unsent row.
+                self._schedule_reload(None)
+                raise
 
     def _schedule_reload(self, first_id: int | None) -> None:
-        self._reload = True
-        self._reload_from = first_id
+        """Read again from ``first_id`` (None: the first unsent row) on the next pump."""
+        self._in_store = True
+        self._page_from = first_id
+        self._last_queued = 0 if first_id is None else first_id - 1
         self._pending.clear()
         self._idle.clear()
 
@@ -130,32 +145,29 @@ class OutboxRelay:
                 self._pending.append(row)
                 self._last_queued = row.id
 
-    async def _load(self) -> None:
-        """Queue the owed rows from the store: from ``_reload_from`` or the first unsent."""
+    async def _page_in(self) -> None:
+        """Queue the next page of owed rows from the store."""
         self._loading = True
-        self._pending.clear()
         try:
-            first = self._reload_from
-            self._last_queued = 0 if first is None else first - 1
-            while True:
-                rows = await self._store.outbox_from(first, limit=1000)
-                self._enqueue(rows)
-                if len(rows) < 1000:
-                    break
-                first = rows[-1].id + 1
-            self._enqueue(self._notified_while_loading)
+            rows = await self._store.outbox_from(self._page_from, limit=PAGE)
+            self._enqueue(rows)
+            if len(rows) == PAGE:
+                self._page_from = rows[-1].id + 1
+            else:
+                self._in_store = False
+                self._enqueue(self._notified_while_loading)
         finally:
             self._loading = False
             self._notified_while_loading = []
-        self._reload = False
-        self._reload_from = None
-        if self._pending:
-            log.info("resending owed messages", count=len(self._pending))
+        if len(rows) == PAGE:
+            log.info("owed messages: paging them in from the store", page=len(rows))
 
     async def _pump(self, underlay: AbstractChannel, backoff: Backoff) -> None:
         in_flight: deque[tuple[OutboxRow, asyncio.Task[bool]]] = deque()
         try:
             while True:
+                if self._in_store and len(self._pending) < PAGE // 2:
+                    await self._page_in()
                 while self._pending and len(in_flight) < self._window:
                     row = self._pending.popleft()
                     task = asyncio.create_task(self._publish(underlay, row))
@@ -173,10 +185,12 @@ class OutboxRelay:
                     self._store.mark_sent(confirmed)
                     self.published += len(confirmed)
                     backoff.reset()
-                if not in_flight and not self._pending:
+                if not in_flight and not self._pending and not self._in_store:
                     self._idle.set()
                 self._wakeup.clear()
                 if self._pending and len(in_flight) < self._window:
+                    continue
+                if self._in_store and len(self._pending) < PAGE // 2:
                     continue
                 if in_flight and in_flight[0][1].done():
                     continue

@@ -15,7 +15,7 @@ import pytest
 from aio_pika import ExchangeType
 from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
 
-from adapter.amqp import OutboxRelay
+from adapter.amqp import OutboxRelay, _relay
 from adapter.store import SqlStore
 from handlers import OutgoingMessage, WriteSet
 
@@ -122,3 +122,30 @@ async def test_unroutable_rows_stay_owed_and_go_out_in_order_once_routable(
     assert first_seen == list(range(6))
     await store.commit(WriteSet())
     assert await store.outbox_backlog() == 0
+
+
+async def test_a_backlog_is_paged_in_from_the_store_in_order(
+    store: SqlStore,
+    connection: AbstractRobustConnection,
+    exchange_name: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(_relay, "PAGE", 40)
+    for first in range(0, 300, 100):  # owed before the relay starts (a broker outage)
+        await store.commit(WriteSet(outbox=[outgoing("loc", n) for n in range(first, first + 100)]))
+    numbers = await collect(connection, exchange_name, "loc")
+    relay, task = await run_relay(store, connection, exchange_name)
+    held: list[int] = []
+
+    more = asyncio.gather(*(store.commit(WriteSet(outbox=[outgoing("loc", n)]))
+                            for n in range(300, 400)))
+    received = []
+    for _ in range(400):
+        received.append(await asyncio.wait_for(numbers.get(), 10))
+        held.append(relay.in_memory)
+    await more
+    assert await relay.flush(10)
+    task.cancel()
+
+    assert received == list(range(400))
+    assert max(held) <= 40 + 40 // 2
