@@ -25,14 +25,12 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from contextlib import suppress
 from datetime import timedelta
 
-import aio_pika
 import structlog
 from aio_pika.abc import AbstractRobustConnection
 
-from adapter.amqp import CommandConsumer, OutboxRelay, declare_topology
+from adapter.amqp import CommandConsumer, OutboxRelay, connect_broker, declare_topology
 from adapter.control import ControlServer
 from adapter.health_report import HealthReporter
 from adapter.instrumented import MeteredDriver, sample_backlog
@@ -43,7 +41,6 @@ from adapter.store import SqlStore, insert_for, is_sqlite, now
 from adapter.supervisor import Supervisor
 from adapter.watchdog import ConsumerWatchdog
 from handlers import (
-    Backoff,
     Dispatcher,
     HandlerContext,
     SnapshotHandler,
@@ -70,26 +67,6 @@ def build_driver(settings: Settings) -> PosDriver:
         options=settings.driver_options(),
     )
     return driver_class(config)
-
-
-async def connect_broker(
-    settings: Settings, stop: asyncio.Event
-) -> AbstractRobustConnection | None:
-    """Connect, retrying with back-off until the broker answers; None if told to stop."""
-    backoff = Backoff(initial=0.5, maximum=10.0)
-    while True:
-        try:
-            return await aio_pika.connect_robust(
-                settings.amqp_url,
-                client_properties={"connection_name": f"pos-adapter {settings.location_id}"},
-            )
-        except (ConnectionError, OSError, aio_pika.exceptions.AMQPError) as exc:
-            delay = backoff.next_delay()
-            log.warning("broker unreachable", error=str(exc) or repr(exc), retry_in=round(delay, 2))
-            with suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), delay)
-            if stop.is_set():
-                return None
 
 
 class Worker:
@@ -132,7 +109,9 @@ class Worker:
         if settings.metrics_port:
             self.metrics_server.start(settings.metrics_host, settings.metrics_port)
         try:
-            connection = await connect_broker(settings, self.stop_requested)
+            connection = await connect_broker(
+                settings.amqp_url, f"pos-adapter {settings.location_id}", self.stop_requested
+            )
             if connection is None:
                 log.info("stopped before the broker answered")
                 return 0

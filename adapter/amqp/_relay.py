@@ -4,9 +4,11 @@ Rows arrive from the store right after each commit (no polling) and, after a sta
 reconnect or a failure, from the store itself, a page at a time as confirms come back:
 after a long broker outage the backlog stays in the store, not in memory. Up to
 ``window`` publishes are in flight at once; a row counts as sent only when the broker
-confirmed it, and confirmed rows are marked sent in order. A return (unroutable), a nack or a lost channel stops the
-pipeline: after a back-off the relay resends from the first unconfirmed row, so a
-stream's messages never overtake each other (consumers de-duplicate by messageId).
+confirmed it, and confirmed rows are marked sent in order. A return (unroutable), a
+nack or a lost channel stops the pipeline; the relay then resends from the first
+unconfirmed row (after a back-off for a refusal; as soon as the channel is restored for
+a lost one), so a stream's messages never overtake each other (consumers de-duplicate by
+messageId).
 A message is counted as out (``pos_adapter_messages_out_total``) on its confirm.
 """
 
@@ -28,6 +30,7 @@ log = structlog.get_logger("pos_adapter.relay")
 
 APP_ID = "pos-adapter"
 PUBLISH_TIMEOUT = 30.0
+CHANNEL_LOST_PAUSE = 0.05
 PAGE = 1000
 """Rows read from the store at once; the next page is read when fewer than half are left."""
 
@@ -121,10 +124,11 @@ class OutboxRelay:
                 log.warning("publish failed, resending", reason=failure.reason, retry_in=delay)
                 await asyncio.sleep(delay)
             except (aiormq.exceptions.AMQPError, ConnectionError, RuntimeError) as exc:
+                # ``ready()`` then waits for the connection to be restored: no back-off
+                # of our own on top of it, so that results flow as soon as it is back.
                 self._schedule_reload(None)
-                delay = backoff.next_delay()
-                log.warning("relay channel lost", error=repr(exc), retry_in=delay)
-                await asyncio.sleep(delay)
+                log.warning("relay channel lost", error=repr(exc))
+                await asyncio.sleep(CHANNEL_LOST_PAUSE)
             except Exception:
                 # The store, most likely: whoever runs the relay again starts it afresh
                 # from the first unsent row.

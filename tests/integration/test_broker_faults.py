@@ -8,7 +8,7 @@ import shutil
 
 import pytest
 
-from adapter.testing import OpenAppClient
+from adapter.testing import OpenAppClient, TcpProxy
 from pos_drivers.mock import MockPosControl
 from tests.integration.conftest import StartAdapter
 
@@ -68,3 +68,29 @@ async def test_the_adapter_reconnects_and_delivers_what_was_owed(
     assert change.payload["changeType"] == "POS_LINE_ADDED"
     assert change.payload["sequence"] == 1
     assert again.payload["snapshot"]["version"] == 1
+
+
+async def test_results_flow_again_once_the_broker_is_back(
+    start_adapter: StartAdapter, openapp: OpenAppClient, pos: MockPosControl, amqp_url: str
+) -> None:
+    """The broker goes away (connections cut, new ones refused) and comes back: what was
+    asked and what changed meanwhile is answered and pushed, in order, once it is back."""
+    async with TcpProxy.for_url(amqp_url) as proxy, start_adapter(
+        amqp_url=proxy.url(amqp_url)
+    ):
+        opened = await openapp.result_for(
+            await openapp.send(SNAPSHOT, {"posTableId": "T1", "tableSessionId": "s-1"}))
+        stream_id = opened.payload["streamId"]
+
+        await proxy.down()
+        await pos.add_waiter_lines("T1", [{"productId": "chicha", "quantity": 1}])
+        asked = await openapp.send(SNAPSHOT, {"posTableId": "T2", "tableSessionId": "s-2"})
+        await proxy.up()
+
+        changes = await openapp.wait_changes(stream_id, 2, timeout=15)
+        answered = await openapp.result_for(asked, timeout=15)
+
+    assert proxy.accepted >= 2  # it reconnected through the proxy
+    assert [c.payload["changeType"] for c in changes] == ["ORDER_OPENED", "POS_LINE_ADDED"]
+    assert [c.payload["sequence"] for c in changes] == [1, 2]
+    assert answered.payload["outcome"] == "RESOLVED"
