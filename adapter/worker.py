@@ -76,6 +76,8 @@ class Worker:
         self.settings = settings
         self.stop_requested = asyncio.Event()
         self.started = asyncio.Event()
+        self.stopped = asyncio.Event()
+        """Set when ``run()`` is over (``exit_code`` then says how it ended)."""
         self.store: SqlStore | None = None
         self.watcher: Watcher | None = None
         self.relay: OutboxRelay | None = None
@@ -136,6 +138,7 @@ class Worker:
                 await self.lease.release()
             await store.close()
             await self.metrics_server.stop()
+            self.stopped.set()
         log.info("pos-adapter stopped", exit_code=self.exit_code)
         return self.exit_code
 

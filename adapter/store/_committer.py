@@ -99,10 +99,13 @@ class GroupCommitter:
     async def stop(self) -> None:
         if self._task is None:
             return
-        await self.drain()
+        if not self._task.done():  # a committer that died cannot drain anything
+            await self.drain()
         self._task.cancel()
         await asyncio.gather(self._task, return_exceptions=True)
         self._task = None
+        pending, self._pending = self._pending, []
+        _fail(pending, RuntimeError("the store is closed"))
         await self._disconnect()
 
     async def _connection(self) -> AsyncConnection:

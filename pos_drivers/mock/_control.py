@@ -27,9 +27,19 @@ def _camel(name: str) -> str:
 class MockPosControl:
     """Async client of ``/_control``; keyword fields may be snake_case (``unit_price``)."""
 
-    def __init__(self, base_url: str, *, timeout: float = 5.0) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        timeout: float = 5.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        """``transport`` replaces the network (``httpx.ASGITransport`` over the app of
+        :func:`create_app`: the mock POS inside the test's process)."""
         verify = base_url.lower().startswith("https:")  # certificates cost ~25 ms to load
-        self._client = httpx.AsyncClient(base_url=base_url, timeout=timeout, verify=verify)
+        self._client = httpx.AsyncClient(
+            base_url=base_url, timeout=timeout, verify=verify, transport=transport
+        )
 
     async def __aenter__(self) -> Self:
         return self

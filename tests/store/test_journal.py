@@ -214,3 +214,29 @@ async def test_the_reader_refuses_a_missing_or_unmigrated_store(tmp_path: Path) 
     with pytest.raises(StoreUnavailable, match="has no journal"):
         async with StoreReader(f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}"):
             pass
+
+
+UNSTORABLE = ["nul\x00here", "lone \ud800 high", "lone \udfff low", "\x00\udc00" * 40]
+
+
+@pytest.mark.parametrize("text", UNSTORABLE, ids=["nul", "high", "low", "long"])
+async def test_the_journal_keeps_text_no_database_would_take_escaped(
+    store: SqlStore, text: str
+) -> None:
+    """Whatever a poison message carried reaches the journal: a lone surrogate (which
+    UTF-8 cannot encode) or a NUL (which PostgreSQL refuses) is kept as its escape."""
+    kept = JournalEntry(
+        location_id="loc", message_id=text[:128], message_type=text[:64], pos_table_id=text,
+        correlation_id=text, received_at=NOW, outcome=f"DEAD_LETTERED:{text}",
+        body=text.encode("utf-8", "surrogatepass"), properties={"type": text},
+    )
+
+    await store.commit(WriteSet(journal=[kept]))
+
+    [stored] = await read(store, MessageQuery(direction="in"))
+    escaped = text.replace("\x00", "\\u0000").replace("\ud800", "\\ud800")
+    escaped = escaped.replace("\udfff", "\\udfff").replace("\udc00", "\\udc00")
+    assert stored.outcome == f"DEAD_LETTERED:{escaped}"
+    assert stored.message_id == escaped[:128]
+    assert stored.message_type == escaped[:64]
+    assert stored.body == kept.body
