@@ -14,7 +14,7 @@ from adapter.settings import Settings
 from adapter.testing import OpenAppClient
 from pos_drivers.mock import MockPosControl
 from tests.integration.test_process import STARTED, AdapterProcess
-from tests.store.conftest import _create_database, _drop_database
+from tests.conftest import _create_database, _drop_database
 
 pytestmark = [pytest.mark.rabbitmq, pytest.mark.postgres]
 

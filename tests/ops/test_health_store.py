@@ -13,7 +13,6 @@ from adapter.store import SqlStore
 from handlers import WriteSet
 from handlers._messages import outgoing
 from schemas import PosHealthReported
-from tests.store.conftest import store_url  # noqa: F401  (fixture: SQLite and PostgreSQL)
 
 LOCATION = "health-store"
 
