@@ -13,8 +13,8 @@ import pytest
 from adapter.settings import Settings
 from adapter.testing import OpenAppClient
 from pos_drivers.mock import MockPosControl
-from tests.integration.test_process import STARTED, AdapterProcess
 from tests.conftest import _create_database, _drop_database
+from tests.integration.test_process import STARTED, AdapterProcess
 
 pytestmark = [pytest.mark.rabbitmq, pytest.mark.postgres]
 

@@ -25,7 +25,7 @@ def report(location_id: str) -> WriteSet:
                                      pos_table_id=None, occurred_at=datetime.now(UTC))])
 
 
-async def test_the_backlog_counts_the_locations_unsent_rows(store_url: str) -> None:  # noqa: F811
+async def test_the_backlog_counts_the_locations_unsent_rows(store_url: str) -> None:
     store = SqlStore(store_url)
     await store.start()
     try:
