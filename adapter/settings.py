@@ -12,7 +12,8 @@ POS_ADAPTER_POS_URL                 the POS's base URL                          
 POS_ADAPTER_STORE_URL               SQLAlchemy async URL of the store            sqlite+aiosqlite:///./pos-adapter.db
 POS_ADAPTER_POLL_INTERVAL           seconds between change polls                 2
 POS_ADAPTER_CHANGE_MODE             ``auto``, ``push``, ``poll``, ``table-poll``     auto
-POS_ADAPTER_POS_DEADLINE            seconds a command may spend on the POS       8
+POS_ADAPTER_POS_DEADLINE            seconds a command may take, its table's     8
+                                    lock, POS calls and retries included
 POS_ADAPTER_POS_REQUEST_TIMEOUT     seconds for one POS request                  3
 POS_ADAPTER_QUEUE_TYPE              ``quorum`` or ``classic`` command queue      quorum
 POS_ADAPTER_PREFETCH                unacked commands in flight                   32
