@@ -10,6 +10,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
+from adapter.drivers import ConfiguredDriver, configured_driver
 from adapter.ops import dlq, messages, replay, resync, streams
 from adapter.ops.health import health
 from adapter.settings import Settings, SettingsError, load_settings
@@ -50,6 +51,15 @@ def settings_or_exit() -> Settings:
         raise typer.Exit(2) from None
 
 
+def driver_or_exit(settings: Settings) -> ConfiguredDriver:
+    """The configured driver with its settings; one line and exit 2 when they are wrong."""
+    try:
+        return configured_driver(settings)
+    except SettingsError as exc:
+        typer.echo(f"pos-adapter: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
 @app.command()
 def run() -> None:
     """Run the worker (configuration from POS_ADAPTER_* environment variables)."""
@@ -57,10 +67,10 @@ def run() -> None:
     from adapter.worker import Worker
 
     settings = settings_or_exit()
+    worker = Worker(settings, driver_or_exit(settings))
     configure_logging(settings.log_level, settings.log_format)
 
     async def main() -> int:
-        worker = Worker(settings)
         worker.install_signal_handlers()
         return await worker.run()
 
@@ -100,6 +110,32 @@ def demo(
 
     settings = settings_or_exit()
     raise typer.Exit(run_async(run_demo(settings, table)))
+
+
+@app.command("settings")
+def show_settings(
+    markdown: Annotated[bool, typer.Option(
+        "--markdown", help="Print every setting of the adapter and of each installed driver "
+        "as the README's Markdown tables.")] = False,
+) -> None:
+    """Show the settings in effect (adapter and driver; secrets masked)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from adapter.settings_table import configuration_markdown, in_effect
+
+    if markdown:
+        typer.echo(configuration_markdown())
+        return
+    settings = settings_or_exit()
+    driver = driver_or_exit(settings)
+    table = Table("setting", "value")
+    for name, value in in_effect(settings):
+        table.add_row(f"POS_ADAPTER_{name.upper()}", value)
+    prefix = str(driver.settings.model_config.get("env_prefix") or "")
+    for name, value in in_effect(driver.settings):
+        table.add_row(f"{prefix}{name.upper()}", value)
+    Console().print(table)
 
 
 app.command()(health)

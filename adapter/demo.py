@@ -56,6 +56,7 @@ async def _play(base: Settings, table: str, tmp: Path) -> int:
         await control.reset()
         settings = base.model_copy(
             update={
+                "driver": "mock",
                 "pos_url": pos.url,
                 "store_url": f"sqlite+aiosqlite:///{tmp / 'demo.db'}",
                 "inbox_queue": False,

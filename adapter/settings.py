@@ -1,48 +1,9 @@
-"""Worker settings, read from ``POS_ADAPTER_*`` environment variables.
+"""The adapter's own settings, read from ``POS_ADAPTER_*`` environment variables.
 
-Every setting, its variable and its default (the README lists the same):
-
-==================================  ===========================================  =========
-variable                            meaning                                      default
-==================================  ===========================================  =========
-POS_ADAPTER_AMQP_URL                broker URL (``amqps://`` works too)          amqp://guest:guest@127.0.0.1:5672/
-POS_ADAPTER_LOCATION_ID             the OpenApp location this adapter serves     demo
-POS_ADAPTER_DRIVER                  POS driver name (entry point)                mock
-POS_ADAPTER_POS_URL                 the POS's base URL                           http://127.0.0.1:8081
-POS_ADAPTER_STORE_URL               SQLAlchemy async URL of the store            sqlite+aiosqlite:///./pos-adapter.db
-POS_ADAPTER_POLL_INTERVAL           seconds between change polls                 2
-POS_ADAPTER_CHANGE_MODE             ``auto``, ``push``, ``poll``, ``table-poll``     auto
-POS_ADAPTER_POS_DEADLINE            seconds a command may take, its table's     8
-                                    lock, POS calls and retries included
-POS_ADAPTER_POS_REQUEST_TIMEOUT     seconds for one POS request                  3
-POS_ADAPTER_QUEUE_TYPE              ``quorum`` or ``classic`` command queue      quorum
-POS_ADAPTER_PREFETCH                unacked commands in flight                   32
-POS_ADAPTER_MAX_REDELIVERIES        redeliveries before a crashing command is    5
-                                    dead-lettered
-POS_ADAPTER_MAX_MESSAGE_BYTES       largest accepted body                        262144
-POS_ADAPTER_COMMANDS_EXCHANGE       OpenApp -> POS topic exchange                openapp.commands
-POS_ADAPTER_EVENTS_EXCHANGE         POS -> OpenApp topic exchange                openapp.events
-POS_ADAPTER_DEAD_LETTER_EXCHANGE    dead-letter exchange                         openapp.dead-letter
-POS_ADAPTER_INBOX_QUEUE             declare ``openapp.inbox.<location>``         true
-POS_ADAPTER_INBOX_TTL               its message TTL, seconds                     604800
-POS_ADAPTER_STREAM_MAX_AGE          seconds before a stream expires              43200
-POS_ADAPTER_SUBMISSION_POLICY       ``partial`` or ``atomic``                    partial
-POS_ADAPTER_PRODUCT_CACHE_TTL       seconds the product list is reused for the   2
-                                    check before a submission (0: never)
-POS_ADAPTER_SHUTDOWN_GRACE          seconds to finish in-flight work on stop     10
-POS_ADAPTER_LEASE_TTL               seconds a location's lease lasts unrenewed   15
-POS_ADAPTER_RETENTION               seconds handled messages are remembered      604800
-POS_ADAPTER_LOG_LEVEL               debug, info, warning, error                  info
-POS_ADAPTER_LOG_FORMAT              ``json`` or ``console``                      json
-POS_ADAPTER_METRICS_HOST            address of the Prometheus endpoint           127.0.0.1
-POS_ADAPTER_METRICS_PORT            its port; ``0`` switches it off              9464
-POS_ADAPTER_WATCHDOG_INTERVAL       seconds between checks that our consumer     5
-                                    is still registered on the command queue
-POS_ADAPTER_HEALTH_INTERVAL         seconds between PosHealthReported messages   30
-POS_ADAPTER_RESTAI_EMAIL            RestAI user (driver ``restai``)              (unset)
-POS_ADAPTER_RESTAI_PASSWORD         its password, never logged                   (unset)
-POS_ADAPTER_RESTAI_BRANCH_ID        RestAI branch; first of the account if unset (unset)
-==================================  ===========================================  =========
+Every field has its default and a one-line description; the README's configuration
+table is made from them (``pos-adapter settings --markdown``; a test fails when the two
+drift apart). The adapter knows no driver by name: a driver's settings are its own model
+(``pos_drivers.DriverSettings``, ``POS_ADAPTER_<DRIVER>_*``), loaded by ``adapter.drivers``.
 """
 
 from __future__ import annotations
@@ -50,10 +11,10 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import Field, SecretStr, ValidationError
+from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from handlers.watcher import ChangeMode
+from handlers import ChangeMode
 
 
 class QueueType(StrEnum):
@@ -80,46 +41,73 @@ class SubmissionPolicy(StrEnum):
 
 Seconds = Annotated[float, Field(gt=0)]
 Identifier = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_\-]+$")]
+ENV_PREFIX = "POS_ADAPTER_"
 
 
 class Settings(BaseSettings):
-    """The worker's configuration (see the module docstring for the table)."""
+    """The worker's configuration."""
 
-    model_config = SettingsConfigDict(env_prefix="POS_ADAPTER_", extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True)
 
-    amqp_url: str = Field("amqp://guest:guest@127.0.0.1:5672/", pattern=r"^amqps?://")
-    location_id: Identifier = "demo"
-    driver: str = "mock"
-    pos_url: str = Field("http://127.0.0.1:8081", pattern=r"^https?://")
-    store_url: str = "sqlite+aiosqlite:///./pos-adapter.db"
-    poll_interval: Seconds = 2.0
-    change_mode: ChangeMode = ChangeMode.AUTO
-    pos_deadline: Seconds = 8.0
-    pos_request_timeout: Seconds = 3.0
-    queue_type: QueueType = QueueType.QUORUM
-    prefetch: Annotated[int, Field(ge=1, le=1000)] = 32
-    max_redeliveries: Annotated[int, Field(ge=0, le=100)] = 5
-    max_message_bytes: Annotated[int, Field(ge=1024)] = 256 * 1024
-    commands_exchange: str = "openapp.commands"
-    events_exchange: str = "openapp.events"
-    dead_letter_exchange: str = "openapp.dead-letter"
-    inbox_queue: bool = True
-    inbox_ttl: Seconds = 7 * 24 * 3600
-    stream_max_age: Seconds = 12 * 3600
-    submission_policy: SubmissionPolicy = SubmissionPolicy.PARTIAL
-    product_cache_ttl: Annotated[float, Field(ge=0)] = 2.0
-    shutdown_grace: Seconds = 10.0
-    lease_ttl: Seconds = 15.0
-    retention: Seconds = 7 * 24 * 3600
-    log_level: LogLevel = LogLevel.INFO
-    log_format: LogFormat = LogFormat.JSON
-    metrics_host: str = Field("127.0.0.1", min_length=1)
-    metrics_port: Annotated[int, Field(ge=0, le=65535)] = 9464
-    watchdog_interval: Seconds = 5.0
-    health_interval: Seconds = 30.0
-    restai_email: str | None = None
-    restai_password: SecretStr | None = None
-    restai_branch_id: str | None = None
+    amqp_url: str = Field("amqp://guest:guest@127.0.0.1:5672/", pattern=r"^amqps?://",
+                          description="broker URL (`amqps://` works too)")
+    location_id: Identifier = Field("demo", description="the OpenApp location this adapter "
+                                    "serves")
+    driver: str = Field("mock", description="POS driver (entry point name): `mock`, "
+                        "`restai`, `tablemgmt`, …")
+    pos_url: str = Field("http://127.0.0.1:8081", pattern=r"^https?://",
+                         description="the POS's base URL")
+    store_url: str = Field("sqlite+aiosqlite:///./pos-adapter.db",
+                           description="SQLAlchemy async URL of the store")
+    poll_interval: Seconds = Field(2.0, description="seconds between change polls (decimal, "
+                                   "e.g. `0.5`)")
+    change_mode: ChangeMode = Field(ChangeMode.AUTO, description="`auto`, `push`, `poll` or "
+                                    "`table-poll` (see below)")
+    pos_deadline: Seconds = Field(8.0, description="seconds a command may take from the start "
+                                  "of its handling: the wait for its table, every POS call "
+                                  "and retry included (the watcher's reads get as long)")
+    pos_request_timeout: Seconds = Field(3.0, description="seconds for one POS request")
+    queue_type: QueueType = Field(QueueType.QUORUM, description="command queue type, "
+                                  "`quorum` or `classic`")
+    prefetch: Annotated[int, Field(ge=1, le=1000)] = Field(
+        32, description="unacknowledged commands in flight")
+    max_redeliveries: Annotated[int, Field(ge=0, le=100)] = Field(
+        5, description="redeliveries of a command that crashes the handler before it is "
+        "dead-lettered with the reason")
+    max_message_bytes: Annotated[int, Field(ge=1024)] = Field(
+        256 * 1024, description="largest accepted body")
+    commands_exchange: str = Field("openapp.commands", description="OpenApp → POS topic "
+                                   "exchange")
+    events_exchange: str = Field("openapp.events", description="POS → OpenApp topic exchange")
+    dead_letter_exchange: str = Field("openapp.dead-letter", description="dead-letter "
+                                      "exchange")
+    inbox_queue: bool = Field(True, description="declare `openapp.inbox.<location>` so no "
+                              "event is dropped before OpenApp binds")
+    inbox_ttl: Seconds = Field(7 * 24 * 3600, description="that queue's message TTL, seconds")
+    stream_max_age: Seconds = Field(12 * 3600, description="seconds after which a stream "
+                                    "expires")
+    submission_policy: SubmissionPolicy = Field(SubmissionPolicy.PARTIAL,
+                                                description="`partial` or `atomic`")
+    product_cache_ttl: Annotated[float, Field(ge=0)] = Field(
+        2.0, description="seconds the POS's product list is reused for the check before a "
+        "submission (the POS checks again when the lines are added); `0` reads it every time")
+    shutdown_grace: Seconds = Field(10.0, description="seconds to finish in-flight work on "
+                                    "stop")
+    lease_ttl: Seconds = Field(15.0, description="seconds a location's lease lasts without "
+                               "renewal; a standby takes over after it")
+    retention: Seconds = Field(7 * 24 * 3600, description="seconds handled messages and sent "
+                               "results are kept")
+    log_level: LogLevel = Field(LogLevel.INFO, description="`debug`, `info`, `warning`, "
+                                "`error`")
+    log_format: LogFormat = Field(LogFormat.JSON, description="`json` or `console`")
+    metrics_host: str = Field("127.0.0.1", min_length=1, description="address of the "
+                              "Prometheus metrics endpoint")
+    metrics_port: Annotated[int, Field(ge=0, le=65535)] = Field(
+        9464, description="its port; `0` switches it off")
+    watchdog_interval: Seconds = Field(5.0, description="seconds between checks that the "
+                                       "worker's consumer is still registered")
+    health_interval: Seconds = Field(30.0, description="seconds between `PosHealthReported` "
+                                     "messages")
 
     @property
     def command_queue(self) -> str:
@@ -133,20 +121,19 @@ class Settings(BaseSettings):
     def openapp_inbox_queue(self) -> str:
         return f"openapp.inbox.{self.location_id}"
 
-    def driver_options(self) -> dict[str, str]:
-        """Driver-specific options; the RestAI password is revealed only here."""
-        options: dict[str, str] = {}
-        if self.restai_email:
-            options["restai_email"] = self.restai_email
-        if self.restai_password is not None:
-            options["restai_password"] = self.restai_password.get_secret_value()
-        if self.restai_branch_id:
-            options["restai_branch_id"] = self.restai_branch_id
-        return options
-
 
 class SettingsError(Exception):
     """A setting has a bad value; the message is one line naming the variable."""
+
+
+def describe_settings_error(exc: ValidationError, env_prefix: str) -> str:
+    """One line naming each variable in error (``POS_ADAPTER_PREFETCH: …``)."""
+    problems = []
+    for error in exc.errors(include_url=False, include_input=False):
+        field = str(error["loc"][0]).upper() if error["loc"] else "*"
+        name = f"{env_prefix}{field}"
+        problems.append(f"{name}: {error['msg']}")
+    return "invalid configuration: " + "; ".join(problems)
 
 
 def load_settings(**overrides: object) -> Settings:
@@ -154,8 +141,4 @@ def load_settings(**overrides: object) -> Settings:
     try:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
-        problems = []
-        for error in exc.errors():
-            name = "POS_ADAPTER_" + str(error["loc"][0]).upper() if error["loc"] else "settings"
-            problems.append(f"{name}: {error['msg']}")
-        raise SettingsError("invalid configuration: " + "; ".join(problems)) from None
+        raise SettingsError(describe_settings_error(exc, ENV_PREFIX)) from None

@@ -32,6 +32,7 @@ from aio_pika.abc import AbstractRobustConnection
 
 from adapter.amqp import CommandConsumer, OutboxRelay, connect_broker, declare_topology
 from adapter.control import ControlServer
+from adapter.drivers import ConfiguredDriver, configured_driver
 from adapter.health_report import HealthReporter
 from adapter.instrumented import MeteredDriver, sample_backlog
 from adapter.lease import LocationLease
@@ -48,7 +49,7 @@ from handlers import (
 )
 from handlers.submission import SubmissionHandler
 from handlers.watcher import Watcher
-from pos_drivers import DriverConfig, PosDriver, load_driver
+from pos_drivers import PosDriver
 from schemas import MessageType
 
 log = structlog.get_logger("pos_adapter.worker")
@@ -59,21 +60,14 @@ EXIT_LEASE_LOST = 4
 EXIT_TASK_FAILED = 5
 
 
-def build_driver(settings: Settings) -> PosDriver:
-    driver_class = load_driver(settings.driver)
-    config = DriverConfig(
-        pos_url=settings.pos_url,
-        request_timeout=min(settings.pos_request_timeout, settings.pos_deadline),
-        options=settings.driver_options(),
-    )
-    return driver_class(config)
-
-
 class Worker:
     """One adapter process serving one location."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, driver: ConfiguredDriver | None = None) -> None:
+        """``driver``: the driver and its settings (default: as ``settings`` and the
+        environment say). Raises SettingsError when the driver or its settings are wrong."""
         self.settings = settings
+        self.driver = driver or configured_driver(settings)
         self.stop_requested = asyncio.Event()
         self.started = asyncio.Event()
         self.stopped = asyncio.Event()
@@ -105,7 +99,7 @@ class Worker:
         await store.start()
         if store.committer_task is not None:
             self.supervisor.watch("store-committer", store.committer_task)
-        driver = MeteredDriver(build_driver(settings), self.metrics)
+        driver = MeteredDriver(self.driver.build(settings), self.metrics)
         await driver.open()
         connection: AbstractRobustConnection | None = None
         if settings.metrics_port:

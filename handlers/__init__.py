@@ -5,6 +5,7 @@ see AMQP or SQL.
 """
 
 from handlers._backoff import Backoff
+from handlers._change_mode import ChangeMode
 from handlers._command import CommandHandler, Delivery, Incoming
 from handlers._context import HandlerContext, StreamListener, utc_now
 from handlers._deadline import Deadline
@@ -29,6 +30,7 @@ from handlers.snapshot import SnapshotHandler
 __all__ = [
     "Ack",
     "Backoff",
+    "ChangeMode",
     "CommandHandler",
     "CreatedLine",
     "DeadLetter",

@@ -22,12 +22,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Coroutine
-from enum import StrEnum
 from typing import Any
 
 import structlog
 
 from handlers._backoff import Backoff
+from handlers._change_mode import ChangeMode
 from handlers._context import HandlerContext, StreamListener
 from handlers._deadline import Deadline
 from handlers._records import OutgoingMessage, StreamRecord, WriteSet
@@ -38,13 +38,6 @@ from pos_drivers import Capability, CursorExpired, PosCheck, PosError
 log = structlog.get_logger("pos_adapter.watcher")
 
 Loop = Callable[[], Coroutine[Any, Any, None]]
-
-
-class ChangeMode(StrEnum):
-    AUTO = "auto"
-    PUSH = "push"
-    POLL = "poll"
-    TABLE_POLL = "table-poll"
 
 
 class Watcher(StreamListener):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import TracebackType
 from typing import ClassVar, Self
 
@@ -31,15 +31,11 @@ from pos_drivers._settings import DriverSettings
 
 @dataclass(frozen=True, slots=True)
 class DriverConfig:
-    """What a driver is built from.
-
-    ``options`` holds driver-specific settings (for example ``restai_email``); secrets in
-    it are never logged by the adapter.
-    """
+    """What the adapter tells every driver: where the POS is and how long one request may
+    take. Everything else a driver needs is in its own settings (``settings_model``)."""
 
     pos_url: str
     request_timeout: float = 5.0
-    options: Mapping[str, str] = field(default_factory=dict, repr=False)
 
 
 class PosDriver(ABC):

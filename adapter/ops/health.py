@@ -254,9 +254,9 @@ def _connect_args(settings: Settings, timeout: float) -> dict[str, Any]:
 
 
 async def check_pos(settings: Settings, timeout: float) -> Check:
-    from adapter.worker import build_driver
+    from adapter.drivers import configured_driver
 
-    driver = build_driver(settings)
+    driver = configured_driver(settings).build(settings)
     try:
         await driver.open()
         reachable = await driver.ping()
@@ -296,10 +296,11 @@ def health(
     tell our consumer from a standby's. With POS_ADAPTER_METRICS_PORT=0, the queue's
     consumer count is used instead, and the output says so.
     """
-    from adapter.cli import run_async, settings_or_exit
+    from adapter.cli import driver_or_exit, run_async, settings_or_exit
     from adapter.logging import configure_logging
 
     settings = settings_or_exit()
+    driver_or_exit(settings)
     configure_logging(LogLevel.ERROR, settings.log_format)
     report = run_async(check_health(settings, max_backlog=max_backlog, timeout=timeout))
     if as_json:

@@ -7,7 +7,7 @@
 """
 
 from pos_drivers.mock._control import MockPosControl, MockPosControlError
-from pos_drivers.mock._driver import MockDriver
+from pos_drivers.mock._driver import MockDriver, MockSettings
 from pos_drivers.mock._runner import MockPosServer, serve
 from pos_drivers.mock._server import create_app
 from pos_drivers.mock._state import MockPosState
@@ -18,6 +18,7 @@ __all__ = [
     "MockPosControlError",
     "MockPosServer",
     "MockPosState",
+    "MockSettings",
     "create_app",
     "serve",
 ]

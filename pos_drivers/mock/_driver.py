@@ -10,11 +10,9 @@ errors as follows:
 - 422 -> ItemsRejected, one ItemRejection per failing line;
 - 410 -> CursorExpired; any other refusal -> PosBusinessError.
 
-``pos_detail`` is the POS's error code. Options (``DriverConfig.options``): ``currency``
-for a table without a check (the mock's answer has none; default ``PEN``),
-``push_read_timeout`` (seconds without a byte, pings included, before the event stream
-is deemed dead; default 30), ``push_backoff_initial`` / ``push_backoff_max`` (0.1 / 2.0).
-The mock has no modifiers: a line with ``modifier_ids`` is refused before the call.
+``pos_detail`` is the POS's error code. Settings: :class:`MockSettings`
+(``POS_ADAPTER_MOCK_*``). The mock has no modifiers: a line with ``modifier_ids`` is
+refused before the call.
 """
 
 from __future__ import annotations
@@ -23,10 +21,12 @@ import asyncio
 import contextlib
 import json
 from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
-from typing import Any, ClassVar, NoReturn, TypeVar
+from typing import Any, ClassVar, NoReturn, TypeVar, cast
 
 import httpx
 from httpx_sse import aconnect_sse
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
 
 from pos_drivers._base import DriverConfig, PosDriver
 from pos_drivers._errors import (
@@ -55,6 +55,7 @@ from pos_drivers._models import (
     PosProduct,
     PushEvent,
 )
+from pos_drivers._settings import DriverSettings
 
 T = TypeVar("T")
 
@@ -71,8 +72,26 @@ class _StreamRefused(Exception):
     """The event stream answered something other than 200."""
 
 
-def _option(config: DriverConfig, key: str, default: float) -> float:
-    return float(config.options.get(key, default))
+class MockSettings(DriverSettings):
+    """The mock driver's settings, ``POS_ADAPTER_MOCK_*``."""
+
+    model_config = SettingsConfigDict(env_prefix="POS_ADAPTER_MOCK_", extra="ignore",
+                                      frozen=True)
+
+    currency: str = Field(
+        "PEN", pattern=r"^[A-Z]{3}$",
+        description="currency of a table without a check (the mock's answer has none)",
+    )
+    push_read_timeout: float = Field(
+        30.0, gt=0, description="seconds without a byte (pings included) before the event "
+        "stream is deemed dead",
+    )
+    push_backoff_initial: float = Field(
+        0.1, gt=0, description="first wait before reconnecting the event stream"
+    )
+    push_backoff_max: float = Field(
+        2.0, gt=0, description="longest wait between two event stream reconnections"
+    )
 
 
 class MockDriver(PosDriver):
@@ -88,11 +107,18 @@ class MockDriver(PosDriver):
         }
     )
 
+    settings_model: ClassVar[type[DriverSettings]] = MockSettings
+
     def __init__(
-        self, config: DriverConfig, *, transport: httpx.AsyncBaseTransport | None = None
+        self,
+        config: DriverConfig,
+        settings: MockSettings | None = None,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         """``transport`` replaces the network (tests of answers the mock never gives)."""
-        super().__init__(config)
+        super().__init__(config, settings)
+        options = cast(MockSettings, self.settings)
         self._transport = transport
         self._client: httpx.AsyncClient | None = None
         # The push channel's one long stream gets httpx's own transport: closing the
@@ -100,10 +126,10 @@ class MockDriver(PosDriver):
         self._push_client: httpx.AsyncClient | None = None
         self._closed = False
         self._table_names: dict[str, str] = {}
-        self._currency = config.options.get("currency", "PEN")
-        self._push_timeout = _option(config, "push_read_timeout", 30.0)
-        self._backoff_initial = _option(config, "push_backoff_initial", 0.1)
-        self._backoff_max = _option(config, "push_backoff_max", 2.0)
+        self._currency = options.currency
+        self._push_timeout = options.push_read_timeout
+        self._backoff_initial = options.push_backoff_initial
+        self._backoff_max = options.push_backoff_max
 
     @property
     def _http(self) -> httpx.AsyncClient:

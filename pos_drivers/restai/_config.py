@@ -1,77 +1,62 @@
-"""The RestAI driver's settings, read from the adapter's ``DriverConfig``.
+"""The RestAI driver's settings: ``POS_ADAPTER_RESTAI_*`` (see ``docs/restai.md``).
 
-Options (``DriverConfig.options``; the adapter fills the first three from
-``POS_ADAPTER_RESTAI_*``):
-
-``restai_email``, ``restai_password``
-    A RestAI staff account; ``branch_manager`` is the role with every permission the
-    driver uses (orders, tables, menu). Required. Never logged.
-``restai_branch_id``
-    The branch (sede) UUID; default: the first branch of the account.
-``restai_max_inline_wait`` (default 2 s)
-    A 429 whose ``Retry-After`` is at most this long is waited out inside the call and
-    the request sent once more; a longer one raises ``PosUnavailable(retry_after=...)``.
-``restai_deep_poll_interval`` (default 30 s)
-    How often ``changes_since`` also re-reads the line statuses of the known occupied
-    tables (line-status changes are invisible to RestAI's list endpoints).
-``restai_ws_backoff_max`` (default 30 s)
-    The longest wait between two WebSocket reconnection attempts.
-``restai_table_refresh_interval`` (default 5 s)
-    The table list is re-read on a cache miss at most this often.
+The account needs the ``branch_manager`` role: it has every permission the driver uses
+(orders, tables, menu). The password is a secret: never logged, never shown.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from typing import Annotated
 
-from pos_drivers._base import DriverConfig
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import SettingsConfigDict
+
+from pos_drivers._settings import DriverSettings
+
+Seconds = Annotated[float, Field(ge=0)]
 
 
-@dataclass(frozen=True, slots=True)
-class RestaiSettings:
-    base_url: str
-    email: str = field(repr=False)
-    password: str = field(repr=False)
-    branch_id: str | None = None
-    request_timeout: float = 5.0
-    max_inline_wait: float = 2.0
-    deep_poll_interval: float = 30.0
-    ws_backoff_initial: float = 0.2
-    ws_backoff_max: float = 30.0
-    table_refresh_interval: float = 5.0
+class RestaiSettings(DriverSettings):
+    model_config = SettingsConfigDict(env_prefix="POS_ADAPTER_RESTAI_", extra="ignore",
+                                      frozen=True)
 
+    email: str = Field(description="RestAI staff account (role branch_manager)")
+    password: SecretStr = Field(description="its password (never logged)")
+    branch_id: str | None = Field(
+        None, description="RestAI branch (sede) UUID; the account's first branch when unset"
+    )
+    max_inline_wait: Seconds = Field(
+        2.0, description="a 429 asking to wait at most this long is waited out in the call"
+    )
+    deep_poll_interval: Seconds = Field(
+        30.0, description="seconds between re-reads of line statuses (invisible to lists)"
+    )
+    ws_backoff_initial: Seconds = Field(
+        0.2, description="first wait before reconnecting the WebSocket"
+    )
+    ws_backoff_max: Seconds = Field(
+        30.0, description="longest wait between two WebSocket reconnection attempts"
+    )
+    table_refresh_interval: Seconds = Field(
+        5.0, description="the table list is re-read on a cache miss at most this often"
+    )
+
+    @field_validator("email")
     @classmethod
-    def from_driver_config(cls, config: DriverConfig) -> RestaiSettings:
-        """Settings from the adapter's config; ValueError names a missing option."""
-        options = config.options
-        email = options.get("restai_email", "").strip()
-        password = options.get("restai_password", "")
-        if not config.pos_url:
-            raise ValueError("the RestAI driver needs pos_url (POS_ADAPTER_POS_URL)")
-        if not email or not password:
-            raise ValueError(
-                "the RestAI driver needs restai_email and restai_password "
-                "(POS_ADAPTER_RESTAI_EMAIL, POS_ADAPTER_RESTAI_PASSWORD)"
-            )
-        return cls(
-            base_url=config.pos_url.rstrip("/"),
-            email=email,
-            password=password,
-            branch_id=options.get("restai_branch_id", "").strip() or None,
-            request_timeout=config.request_timeout,
-            max_inline_wait=_seconds(options, "restai_max_inline_wait", 2.0),
-            deep_poll_interval=_seconds(options, "restai_deep_poll_interval", 30.0),
-            ws_backoff_max=_seconds(options, "restai_ws_backoff_max", 30.0),
-            table_refresh_interval=_seconds(options, "restai_table_refresh_interval", 5.0),
-        )
+    def _email(cls, value: str) -> str:
+        value = value.strip()
+        if not value:
+            raise ValueError("must not be empty")
+        return value
 
+    @field_validator("password")
+    @classmethod
+    def _password(cls, value: SecretStr) -> SecretStr:
+        if not value.get_secret_value():
+            raise ValueError("must not be empty")
+        return value
 
-def _seconds(options: Mapping[str, str], key: str, default: float) -> float:
-    raw = options.get(key, "").strip()
-    if not raw:
-        return default
-    value = float(raw)
-    if value < 0:
-        raise ValueError(f"{key} must not be negative")
-    return value
+    @field_validator("branch_id")
+    @classmethod
+    def _branch(cls, value: str | None) -> str | None:
+        return (value or "").strip() or None

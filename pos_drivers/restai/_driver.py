@@ -26,7 +26,7 @@ import asyncio
 import logging
 from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import httpx
 
@@ -54,6 +54,7 @@ from pos_drivers._models import (
     PosProduct,
     PushEvent,
 )
+from pos_drivers._settings import DriverSettings
 from pos_drivers.restai._auth import TokenManager
 from pos_drivers.restai._checks import CheckReader, Sightings, Visit
 from pos_drivers.restai._client import RestaiApiError, RestaiClient, Transport
@@ -96,17 +97,21 @@ class RestaiDriver(PosDriver):
         }
     )
 
-    def __init__(self, config: DriverConfig) -> None:
-        super().__init__(config)
-        self._settings = RestaiSettings.from_driver_config(config)
-        settings = self._settings
+    settings_model: ClassVar[type[DriverSettings]] = RestaiSettings
+
+    def __init__(self, config: DriverConfig, settings: RestaiSettings | None = None) -> None:
+        super().__init__(config, settings)
+        settings = self._settings = cast(RestaiSettings, self.settings)
+        self._base_url = config.pos_url.rstrip("/")
         self._http = httpx.AsyncClient(
-            base_url=settings.base_url,
-            timeout=settings.request_timeout,
+            base_url=self._base_url,
+            timeout=config.request_timeout,
             headers={"accept": "application/json", "user-agent": "pos-adapter-restai"},
         )
         transport = Transport(self._http, max_inline_wait=settings.max_inline_wait)
-        self._auth = TokenManager(transport, settings.email, settings.password)
+        self._auth = TokenManager(
+            transport, settings.email, settings.password.get_secret_value()
+        )
         self._client = RestaiClient(transport, self._auth)
         self._tables = TableDirectory(
             self._client, refresh_interval=settings.table_refresh_interval
@@ -121,11 +126,11 @@ class RestaiDriver(PosDriver):
         )
         self._mapper = EventMapper(self._tables, self._sightings, self._reader.fetch_order)
         self._stream = PushStream(
-            ws_url(settings.base_url),
+            ws_url(self._base_url),
             self._auth,
             self._mapper,
             prepare=self._ensure_ready,
-            open_timeout=max(settings.request_timeout, 1.0),
+            open_timeout=max(config.request_timeout, 1.0),
             backoff_initial=settings.ws_backoff_initial,
             backoff_max=settings.ws_backoff_max,
         )
@@ -136,7 +141,7 @@ class RestaiDriver(PosDriver):
         self._modifier_names: dict[str, str] = {}
 
     def __repr__(self) -> str:
-        return f"RestaiDriver(url={self._settings.base_url!r}, branch={self._client.branch_id!r})"
+        return f"RestaiDriver(url={self._base_url!r}, branch={self._client.branch_id!r})"
 
     @property
     def stream(self) -> PushStream:

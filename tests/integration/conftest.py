@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -12,6 +12,8 @@ from typing import Any
 import aio_pika
 import pytest
 
+from adapter import drivers
+from adapter.drivers import ConfiguredDriver, driver_class
 from adapter.settings import LogFormat, LogLevel, Settings
 from adapter.testing import OpenAppClient
 from adapter.worker import Worker
@@ -66,10 +68,16 @@ async def start_adapter(settings: Settings, amqp_url: str) -> AsyncIterator[Star
     used: list[Settings] = []
 
     @asynccontextmanager
-    async def start(**overrides: Any) -> AsyncIterator[Worker]:
+    async def start(
+        *, driver_settings: Mapping[str, Any] | None = None, **overrides: Any
+    ) -> AsyncIterator[Worker]:
+        """``driver_settings``: the driver's own settings by field name (not from the
+        environment)."""
         configured = settings.model_copy(update=overrides)
         used.append(configured)
-        worker = Worker(configured)
+        cls = driver_class(configured.driver)
+        driver = ConfiguredDriver(cls, drivers.driver_settings(cls, driver_settings))
+        worker = Worker(configured, driver)
         running = asyncio.create_task(worker.run())
         started = asyncio.create_task(worker.started.wait())
         done, _ = await asyncio.wait({running, started}, timeout=15,

@@ -22,11 +22,16 @@ MESSAGE_TYPES = {
 }
 
 
+def clean_environment() -> dict[str, str]:
+    """Ours without any ``POS_ADAPTER_*``: what a test does not set is the default."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("POS_ADAPTER_")}
+
+
 async def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None,
                   timeout: float = 60) -> tuple[int, str, str]:
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "adapter.cli", *args,
-        env={**os.environ, "COLUMNS": "120", **(env or {})}, cwd=cwd,
+        env={**clean_environment(), "COLUMNS": "120", **(env or {})}, cwd=cwd,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )
     out, err = await asyncio.wait_for(process.communicate(), timeout)
@@ -100,3 +105,26 @@ async def test_mock_pos_serves_its_seed_data(tmp_path: Path) -> None:
 
     assert response.json() == {"status": "ok"}
     assert len(tables) == 20
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({"POS_ADAPTER_DRIVER": "nope"}, "POS_ADAPTER_DRIVER: unknown driver 'nope'; known: "),
+        ({"POS_ADAPTER_DRIVER": "restai", "POS_ADAPTER_RESTAI_PASSWORD": "s3cret-pw"},
+         "POS_ADAPTER_RESTAI_EMAIL"),
+        ({"POS_ADAPTER_MOCK_CURRENCY": "soles"}, "POS_ADAPTER_MOCK_CURRENCY"),
+    ],
+    ids=["unknown-driver", "missing-driver-setting", "bad-driver-setting"],
+)
+async def test_a_wrong_driver_setting_stops_the_start_in_one_line(
+    env: dict[str, str], named: str, tmp_path: Path
+) -> None:
+    code, out, err = await run_cli("run", env=env, cwd=tmp_path)
+
+    assert code == 2
+    assert out == ""
+    [line] = err.strip().splitlines()
+    assert named in line
+    assert "mock" in line or "unknown" not in line  # the known drivers are listed
+    assert "s3cret-pw" not in line

@@ -7,7 +7,6 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from pydantic import SecretStr
 
 from adapter.testing import OpenAppClient, Received
 from handlers.watcher import ChangeMode
@@ -32,8 +31,7 @@ def restai_settings(fake: FakeRestai) -> dict[str, Any]:
     return {
         "driver": "restai",
         "pos_url": fake.base_url,
-        "restai_email": MANAGER["restai_email"],
-        "restai_password": SecretStr(MANAGER["restai_password"]),
+        "driver_settings": MANAGER,
         "change_mode": ChangeMode.PUSH,
         "poll_interval": 1.0,
     }

@@ -11,7 +11,6 @@ import time
 from typing import Any
 
 import pytest
-from pydantic import SecretStr
 
 from adapter.testing import OpenAppClient
 from handlers.watcher import ChangeMode
@@ -47,7 +46,7 @@ async def test_live_table_through_the_adapter(
         "tableId": table["id"], "items": [{"menuItemId": dishes[0]["id"], "quantity": 2}]})
     alias = str(table["number"])
     async with start_adapter(
-        driver="restai", pos_url=URL, restai_email=EMAIL, restai_password=SecretStr(PASSWORD),
+        driver="restai", pos_url=URL, driver_settings={"email": EMAIL, "password": PASSWORD},
         change_mode=ChangeMode.PUSH, poll_interval=2.0, pos_deadline=10, pos_request_timeout=5,
     ):
         opened = await openapp.result_for(await openapp.send(

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import socket
 from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 import pytest
@@ -32,15 +33,18 @@ from pos_drivers import (
     TableNotFound,
     load_driver,
 )
-from pos_drivers.mock import MockDriver, MockPosControl, MockPosServer
+from pos_drivers.mock import MockDriver, MockPosControl, MockPosServer, MockSettings
+
+QUICK_PUSH = MockSettings(push_backoff_initial=0.02, push_backoff_max=0.1)
 
 
 def _line(product_id: str, quantity: int, price: int, ref: str | None = None) -> NewLine:
     return NewLine(product_id, quantity, price, external_ref=ref)
 
 
-def _driver(url: str, timeout: float = 2.0, **options: str) -> MockDriver:
-    return MockDriver(DriverConfig(pos_url=url, request_timeout=timeout, options=options))
+def _driver(url: str, timeout: float = 2.0, **settings: Any) -> MockDriver:
+    return MockDriver(DriverConfig(pos_url=url, request_timeout=timeout),
+                      MockSettings(**settings))
 
 
 def test_registered_as_mock() -> None:
@@ -338,12 +342,9 @@ async def test_push_events_announce_changes_and_reconnections(
     server: MockPosServer, control: MockPosControl
 ) -> None:
     watch = _EventsWatch()
-    config = DriverConfig(
-        pos_url=server.url,
-        options={"push_backoff_initial": "0.02", "push_backoff_max": "0.1"},
-    )
+    config = DriverConfig(pos_url=server.url)
     async with (
-        MockDriver(config, transport=watch) as driver,
+        MockDriver(config, QUICK_PUSH, transport=watch) as driver,
         contextlib.aclosing(driver.push_events()) as events,
     ):
         assert await _next(events) == PushEvent(None)
@@ -365,11 +366,9 @@ async def test_push_events_announce_changes_and_reconnections(
 async def test_push_events_survive_a_server_restart() -> None:
     first = MockPosServer()
     await first.start()
-    config = DriverConfig(
-        pos_url=first.url, options={"push_backoff_initial": "0.02", "push_backoff_max": "0.1"}
-    )
+    config = DriverConfig(pos_url=first.url)
     async with (
-        MockDriver(config) as driver,
+        MockDriver(config, QUICK_PUSH) as driver,
         contextlib.aclosing(driver.push_events()) as events,
     ):
         assert await _next(events) == PushEvent(None)

@@ -6,15 +6,16 @@ import asyncio
 import contextlib
 import socket
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 import uvicorn
 
 from pos_drivers import DriverConfig
-from pos_drivers.restai import RestaiDriver
+from pos_drivers.restai import RestaiDriver, RestaiSettings
 from tests.restai.fake_restai import FakeRestai
 
-MANAGER = {"restai_email": "gerente@restai.pe", "restai_password": "gerente123"}
+MANAGER = {"email": "gerente@restai.pe", "password": "gerente123"}
 
 
 @contextlib.asynccontextmanager
@@ -46,10 +47,9 @@ async def serve(fake: FakeRestai) -> AsyncIterator[str]:
         sock.close()
 
 
-def make_driver(fake: FakeRestai, **options: str) -> RestaiDriver:
-    return RestaiDriver(
-        DriverConfig(pos_url=fake.base_url, request_timeout=2.0, options={**MANAGER, **options})
-    )
+def make_driver(fake: FakeRestai, **values: Any) -> RestaiDriver:
+    settings = RestaiSettings(**{**MANAGER, **values})
+    return RestaiDriver(DriverConfig(pos_url=fake.base_url, request_timeout=2.0), settings)
 
 
 @pytest.fixture

@@ -7,7 +7,9 @@ import time
 
 import pytest
 
-from pos_drivers import DriverConfig, PosUnavailable, PushEvent
+from adapter.drivers import driver_settings
+from adapter.settings import SettingsError
+from pos_drivers import PosUnavailable, PushEvent
 from pos_drivers.restai import RestaiDriver
 from tests.restai.conftest import make_driver
 from tests.restai.fake_restai import FakeRestai
@@ -60,17 +62,22 @@ async def test_a_401_renews_the_token_and_repeats_the_call(
 
 
 async def test_refused_credentials_are_pos_unavailable(fake: FakeRestai) -> None:
-    async with make_driver(fake, restai_password="wrong-password") as driver:  # open() survives
+    async with make_driver(fake, password="wrong-password") as driver:  # open() survives
         with pytest.raises(PosUnavailable) as caught:
             await driver.read_check("3")
     assert caught.value.pos_detail == "401 UNAUTHORIZED: Credenciales inválidas"
     assert "wrong-password" not in str(caught.value)
 
 
-def test_missing_credentials_name_the_option_not_the_value() -> None:
-    with pytest.raises(ValueError, match="restai_email") as caught:
-        RestaiDriver(DriverConfig(pos_url="http://x", options={"restai_password": "s3cret-pw"}))
+def test_missing_credentials_name_the_variable_not_the_value(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("POS_ADAPTER_RESTAI_EMAIL", raising=False)
+    monkeypatch.setenv("POS_ADAPTER_RESTAI_PASSWORD", "s3cret-pw")
+    with pytest.raises(SettingsError, match="POS_ADAPTER_RESTAI_EMAIL") as caught:
+        driver_settings(RestaiDriver)
     assert "s3cret-pw" not in str(caught.value)
+    assert "\n" not in str(caught.value)
 
 
 async def test_credentials_and_tokens_never_reach_logs_or_reprs(

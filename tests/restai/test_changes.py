@@ -16,7 +16,7 @@ from tests.restai.helpers import item
 @pytest.fixture
 async def polling(fake: FakeRestai) -> AsyncIterator[RestaiDriver]:
     """A driver that re-reads line statuses on every poll."""
-    async with make_driver(fake, restai_deep_poll_interval="0") as driver:
+    async with make_driver(fake, deep_poll_interval="0") as driver:
         yield driver
 
 
@@ -56,7 +56,7 @@ async def test_line_status_changes_need_the_deep_poll(fake: FakeRestai) -> None:
     line_id = next(i["id"] for i in fake.items.values() if i["order_id"] == order["id"])
     async with (
         make_driver(fake) as shallow,
-        make_driver(fake, restai_deep_poll_interval="0") as deep,
+        make_driver(fake, deep_poll_interval="0") as deep,
     ):
         for driver in (shallow, deep):
             await driver.read_check("5")

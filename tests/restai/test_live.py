@@ -28,7 +28,7 @@ from pos_drivers import (
     PosProduct,
     PushEvent,
 )
-from pos_drivers.restai import RestaiDriver
+from pos_drivers.restai import RestaiDriver, RestaiSettings
 
 pytestmark = [
     pytest.mark.restai_live,
@@ -41,8 +41,8 @@ PASSWORD = os.environ.get("RESTAI_PASSWORD", "gerente123")
 
 
 def make_live_driver() -> RestaiDriver:
-    options = {"restai_email": EMAIL, "restai_password": PASSWORD}
-    return RestaiDriver(DriverConfig(pos_url=URL, request_timeout=10.0, options=options))
+    settings = RestaiSettings(email=EMAIL, password=PASSWORD)
+    return RestaiDriver(DriverConfig(pos_url=URL, request_timeout=10.0), settings)
 
 
 class Restaurant:

@@ -10,7 +10,7 @@ from collections.abc import AsyncGenerator, AsyncIterator
 import pytest
 
 from pos_drivers import DriverConfig, PushEvent
-from pos_drivers.restai import RestaiDriver
+from pos_drivers.restai import RestaiDriver, RestaiSettings
 from tests.restai.conftest import MANAGER, make_driver, serve
 from tests.restai.fake_restai import FakeRestai
 from tests.restai.helpers import item
@@ -119,8 +119,8 @@ async def test_an_unreachable_restai_is_retried_quietly() -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    config = DriverConfig(pos_url=f"http://127.0.0.1:{port}", request_timeout=0.5, options=MANAGER)
-    async with RestaiDriver(config) as driver:
+    config = DriverConfig(pos_url=f"http://127.0.0.1:{port}", request_timeout=0.5)
+    async with RestaiDriver(config, RestaiSettings(**MANAGER)) as driver:
         stream = driver.push_events()
         task = asyncio.ensure_future(anext(stream))
         done, _ = await asyncio.wait({task}, timeout=0.5)

@@ -32,7 +32,7 @@ async def test_unknown_table_is_not_found(driver: RestaiDriver) -> None:
 
 
 async def test_a_new_table_is_found_by_refreshing_the_cache(fake: FakeRestai) -> None:
-    async with make_driver(fake, restai_table_refresh_interval="0") as driver:
+    async with make_driver(fake, table_refresh_interval="0") as driver:
         await driver.read_check("1")
         row = {
             **fake.table(1),
