@@ -621,17 +621,32 @@ def run_tablemgmt_server(
     ``POS_ADAPTER_TABLEMGMT_*`` settings need.
     """
     app = create_app(TableMgmtState(money_format=money_format))
-    url_host = f"[{host}]" if ":" in host else host
+    sock = _listen(host, port)
+    url = f"http://{f'[{host}]' if ':' in host else host}:{sock.getsockname()[1]}"
     print(
-        f"Table Management imitation on http://{url_host}:{port}\n"
-        f"  POS_ADAPTER_POS_URL=http://{url_host}:{port}\n"
+        f"Table Management imitation on {url} (test key: pos_drivers.tablemgmt.TEST_JWT_KEY)\n"
+        f"  POS_ADAPTER_POS_URL={url}\n"
         f"  POS_ADAPTER_TABLEMGMT_OUTLET_ID={SEED_OUTLET_ID}\n"
         f"  POS_ADAPTER_TABLEMGMT_TOKEN={mint_token('manager', expires_in=24 * 3600)}",
         flush=True,
     )
     server = _Server(_config(app, host, port, log_level, embedded=False), own_signals=True)
     with contextlib.suppress(KeyboardInterrupt):
-        server.run()
+        server.run(sockets=[sock])
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """A bound, listening socket: the port is known (``port=0``) before serving."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(512)
+    except OSError:
+        sock.close()
+        raise
+    return sock
 
 
 class TableMgmtServer:
@@ -684,15 +699,7 @@ class TableMgmtServer:
         """Bind (errors surface here), serve, and return once it accepts connections."""
         if self._task is not None or self._server.started:
             raise RuntimeError("a TableMgmtServer starts once; make a new one")
-        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
-        sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        try:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.bind((self.host, self.port))
-            sock.listen(512)
-        except OSError:
-            sock.close()
-            raise
+        sock = _listen(self.host, self.port)
         self.port = sock.getsockname()[1]
         self._task = asyncio.create_task(self._server.serve(sockets=[sock]))
         ready = asyncio.create_task(self._server.ready.wait())

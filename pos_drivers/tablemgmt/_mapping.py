@@ -269,7 +269,8 @@ def check_of(table: Json, *, table_id: str, default_currency: str) -> Reading:
     discounts: tuple[PosDiscount, ...] = ()
     totals = None
     if order is not None:
-        items = order.get("order_items") or ()
+        items = order.get("order_items")
+        items = [] if items is None else items
         if not isinstance(items, list):
             raise MalformedAnswer("order_items must be a list")
         for item in items:
