@@ -3,7 +3,7 @@ pytest suite a driver's author runs against their own driver and POS.
 
 The handlers rely on a small contract (``_base.PosDriver``): a check's shape, the error
 each failure maps to, and the capabilities a driver declares. Subclass
-:class:`DriverConformance`, override its two fixtures, and pytest collects every check:
+:class:`DriverConformance`, define its two fixtures, and pytest collects every check:
 
 .. code-block:: python
 
@@ -170,7 +170,10 @@ async def _first_push_event(events: AsyncIterator[PushEvent], timeout: float) ->
 
 
 class DriverConformance:
-    """The checks; subclass it as ``Test...`` and override :meth:`pos` and :meth:`driver`.
+    """The checks. Subclass it as ``Test...`` and define two fixtures:
+
+    - ``pos``: a :class:`PosActor` on a POS in a known state (a fresh one per test);
+    - ``driver``: an opened driver on that POS (closed after the test).
 
     ``push_timeout``: how long a push channel may take to (re)connect or announce.
     """
@@ -187,16 +190,6 @@ class DriverConformance:
         reason = self.expected_failures.get(request.node.name)
         if reason is not None:
             request.node.add_marker(pytest.mark.xfail(strict=True, reason=reason))
-
-    @pytest.fixture
-    def pos(self) -> PosActor:
-        """Override: a :class:`PosActor` on a POS in a known state (fresh per test)."""
-        pytest.fail("override the `pos` fixture in your DriverConformance subclass")
-
-    @pytest.fixture
-    def driver(self, pos: PosActor) -> PosDriver:
-        """Override: an opened driver on ``pos``'s POS (closed after the test)."""
-        pytest.fail("override the `driver` fixture in your DriverConformance subclass")
 
     # -- the shape of a check ----------------------------------------------------------
 
