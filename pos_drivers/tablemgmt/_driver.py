@@ -135,6 +135,7 @@ class TableMgmtDriver(PosDriver):
         try:
             await self._load_tables()
         except AccessDenied:
+            await self.aclose()  # the caller gives up on this driver: nothing left open
             raise
         except PosError as exc:
             logger.warning("Table Management API not ready at start (%s); retrying on use",
@@ -158,8 +159,10 @@ class TableMgmtDriver(PosDriver):
             return await self._http.request(
                 method, path, params=params, headers={"Authorization": f"Bearer {token}"}
             )
+        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+            # aiohttp's refused connection arrives as a ConnectTimeout.
+            raise PosUnavailable(f"cannot reach the POS ({exc!r})") from exc
         except httpx.TimeoutException as exc:
-            # aiohttp's refused connection arrives as a ConnectTimeout too.
             raise PosUnavailable(f"the POS did not answer in time ({exc!r})") from exc
         except httpx.TransportError as exc:
             raise PosUnavailable(f"cannot reach the POS ({exc!r})") from exc

@@ -304,7 +304,7 @@ async def test_a_pos_that_is_not_listening_is_unavailable(make_driver: MakeDrive
         sock.bind(("127.0.0.1", 0))
         url = f"http://127.0.0.1:{sock.getsockname()[1]}"  # bound, not listening
         async with make_driver(url=url) as driver:
-            with pytest.raises(PosUnavailable):
+            with pytest.raises(PosUnavailable, match="cannot reach"):
                 await driver.read_check("Table 1")
             assert await driver.ping() is False
 
