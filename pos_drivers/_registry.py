@@ -17,6 +17,7 @@ ENTRY_POINT_GROUP = "pos_adapter.drivers"
 _BUILTIN = {
     "mock": "pos_drivers.mock:MockDriver",
     "restai": "pos_drivers.restai:RestaiDriver",
+    "tablemgmt": "pos_drivers.tablemgmt:TableMgmtDriver",
 }
 
 
