@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 from collections.abc import Coroutine
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -79,15 +80,30 @@ def run() -> None:
     raise typer.Exit(run_async(main()))
 
 
+class Flavor(StrEnum):
+    MOCK = "mock"
+    TABLEMGMT = "tablemgmt"
+
+
 @app.command("mock-pos")
 def mock_pos(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8081,
+    port: Annotated[int | None, typer.Option(
+        help="Port to listen on (default: 8081 for mock, 8090 for tablemgmt).")] = None,
+    flavor: Annotated[Flavor, typer.Option(
+        help="mock: the mock POS of the demo and the tests; tablemgmt: an imitation of the "
+        "Table Management API (prints a manager token and the outlet id).")] = Flavor.MOCK,
 ) -> None:
-    """Run the mock POS server (seed data, POS API, push channel, control API)."""
+    """Run a POS to try the adapter against: the mock POS (seed data, POS API, push
+    channel, control API) or the Table Management API's imitation."""
+    if flavor is Flavor.TABLEMGMT:
+        from pos_drivers.tablemgmt import run_tablemgmt_server
+
+        run_tablemgmt_server(host, 8090 if port is None else port)
+        return
     from pos_drivers.mock import serve
 
-    serve(host, port)
+    serve(host, 8081 if port is None else port)
 
 
 @app.command()

@@ -15,8 +15,10 @@ Operations: the worker serves its Prometheus metrics (``adapter.metrics``) on
 ``metrics_host:metrics_port`` (port 0: off), sends PosHealthReported every
 ``health_interval`` (``adapter.health_report``), and its consumer watchdog
 (``adapter.watchdog``) registers a lost consumer again. ``run()`` returns the exit code:
-0 after a requested stop, ``EXIT_CONSUMER_LOST`` (3) when the consumer could not be
-registered again, ``EXIT_LEASE_LOST`` (4) when the lease could not be renewed in time,
+0 after a requested stop, ``EXIT_CONFIGURATION`` (2) when the POS refuses the driver's
+configuration for good (``StartRefused`` from its ``open()``), ``EXIT_CONSUMER_LOST``
+(3) when the consumer could not be registered again, ``EXIT_LEASE_LOST`` (4) when the
+lease could not be renewed in time,
 ``EXIT_TASK_FAILED`` (5) when a background part could not go on (the worker stops
 gracefully first, so that a supervisor restarts a fresh process).
 """
@@ -49,12 +51,13 @@ from handlers import (
 )
 from handlers.submission import SubmissionHandler
 from handlers.watcher import Watcher
-from pos_drivers import PosDriver
+from pos_drivers import PosDriver, StartRefused
 from schemas import MessageType
 
 log = structlog.get_logger("pos_adapter.worker")
 
 PRUNE_INTERVAL = 3600.0
+EXIT_CONFIGURATION = 2
 EXIT_CONSUMER_LOST = 3
 EXIT_LEASE_LOST = 4
 EXIT_TASK_FAILED = 5
@@ -100,11 +103,17 @@ class Worker:
         if store.committer_task is not None:
             self.supervisor.watch("store-committer", store.committer_task)
         driver = MeteredDriver(self.driver.build(settings), self.metrics)
-        await driver.open()
         connection: AbstractRobustConnection | None = None
         if settings.metrics_port:
             self.metrics_server.start(settings.metrics_host, settings.metrics_port)
         try:
+            try:
+                await driver.open()
+            except StartRefused as exc:
+                log.error("the POS refuses this driver's configuration: not starting",
+                          driver=settings.driver, error=exc.message)
+                self.exit_code = EXIT_CONFIGURATION
+                return self.exit_code
             connection = await connect_broker(
                 settings.amqp_url, f"pos-adapter {settings.location_id}", self.stop_requested
             )

@@ -12,6 +12,7 @@ from pos_drivers._errors import (
     PosBusinessError,
     PosError,
     PosUnavailable,
+    StartRefused,
     TableNotFound,
     TableUnavailable,
 )
@@ -58,6 +59,7 @@ __all__ = [
     "PosTotals",
     "PosUnavailable",
     "PushEvent",
+    "StartRefused",
     "TableNotFound",
     "TableUnavailable",
     "available_drivers",

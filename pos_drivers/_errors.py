@@ -7,6 +7,9 @@ Hierarchy::
     │                             Retried with back-off under the deadline, then
     │                             answered POS_UNAVAILABLE (retryable).
     ├── CursorExpired             the POS no longer knows a change cursor: resynchronise.
+    ├── StartRefused              raised by ``open()``: the POS refuses the driver's
+    │                             configuration for good (a role it never accepts); the
+    │                             adapter does not start (exit code 2).
     └── PosBusinessError          the POS answered and said no (never retried)
         ├── TableNotFound         -> TABLE_NOT_FOUND
         ├── TableUnavailable      -> TABLE_UNAVAILABLE (blocked, maintenance, ...)
@@ -53,6 +56,10 @@ class PosUnavailable(PosError):
 
 class CursorExpired(PosError):
     """The change cursor is unknown to the POS (it restarted): resynchronise every table."""
+
+
+class StartRefused(PosError):
+    """The POS will never accept this configuration (credentials, role): don't start."""
 
 
 class PosBusinessError(PosError):

@@ -13,6 +13,8 @@ from urllib.parse import quote
 import httpx
 from httpx_aiohttp import AiohttpTransport
 
+from pos_drivers._errors import TableNotFound
+
 
 def pos_http_client(
     base_url: str,
@@ -39,6 +41,8 @@ def pos_http_client(
 
 
 def segment(value: str) -> str:
-    """``value`` as one URL path segment: slashes escaped, and dots too, so that an id
-    such as ``..`` is never read as the parent folder."""
-    return quote(value, safe="").replace(".", "%2E")
+    """``value`` as one URL path segment, slashes escaped. ``.`` and ``..`` cannot be
+    sent at all (the HTTP client resolves them, escaped or not): they name no table."""
+    if value in (".", ".."):
+        raise TableNotFound(f"{value!r} names no table")
+    return quote(value, safe="")

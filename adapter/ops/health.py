@@ -44,6 +44,7 @@ from sqlalchemy.pool import NullPool
 
 from adapter.metrics import CONSUMER_UP, LAST_CHECK
 from adapter.settings import LogLevel, Settings
+from pos_drivers import PosError
 
 SQLITE_BUSY_TIMEOUT = 2.0
 UNSENT_OF_LOCATION = text(
@@ -260,6 +261,9 @@ async def check_pos(settings: Settings, timeout: float) -> Check:
     try:
         await driver.open()
         reachable = await driver.ping()
+    except PosError as exc:
+        return Check("POS", False, f"the {settings.driver} POS at {settings.pos_url}: "
+                                   f"{exc.message}")
     finally:
         await driver.aclose()
     if not reachable:

@@ -12,8 +12,8 @@
 Errors: connection errors, timeouts, 5xx, 429 and unreadable answers -> PosUnavailable;
 404 (and 400, an id the POS cannot parse) on a table -> TableNotFound; 401 -> the token
 is re-read and the request sent once more, then PosUnavailable; 403 -> AccessDenied
-(a PosUnavailable naming the role needed), which ``open()`` lets through so that the
-adapter refuses to start with a token that can never work.
+(a PosUnavailable naming the role needed), which ``open()`` raises as StartRefused so
+that the adapter refuses to start with a token that can never work.
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ import secrets
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence, Set
 from typing import Any, ClassVar, NoReturn
-from urllib.parse import quote
 
 import httpx
 
@@ -36,9 +35,10 @@ from pos_drivers._errors import (
     PosBusinessError,
     PosError,
     PosUnavailable,
+    StartRefused,
     TableNotFound,
 )
-from pos_drivers._http import pos_http_client
+from pos_drivers._http import pos_http_client, segment
 from pos_drivers._models import (
     AddedLines,
     Capability,
@@ -70,16 +70,8 @@ _MAX_PAGES = 1000
 
 
 class AccessDenied(PosUnavailable):
-    """The POS refused the token's role (403). Raised by ``open()``: the adapter must not
-    start with a token that can never work; later, a PosUnavailable like any other."""
-
-
-def segment(value: str) -> str:
-    """``value`` as one URL path segment. The HTTP client resolves dot segments even
-    when escaped, so ``.`` and ``..`` cannot be sent: they name no table."""
-    if value in (".", ".."):
-        raise TableNotFound(f"{value!r} is not a table id")
-    return quote(value, safe="")
+    """The POS refused the token's role (403): a PosUnavailable once running (the token
+    file may be replaced), a StartRefused from ``open()``."""
 
 
 class TableMgmtDriver(PosDriver):
@@ -131,12 +123,12 @@ class TableMgmtDriver(PosDriver):
 
     async def open(self) -> None:
         """Read the outlet's tables. A POS that is down is retried on first use; a token
-        whose role is refused (403) raises AccessDenied."""
+        whose role is refused (403) raises StartRefused."""
         try:
             await self._load_tables()
-        except AccessDenied:
+        except AccessDenied as exc:
             await self.aclose()  # the caller gives up on this driver: nothing left open
-            raise
+            raise StartRefused(exc.message, pos_detail=exc.pos_detail) from exc
         except PosError as exc:
             logger.warning("Table Management API not ready at start (%s); retrying on use",
                            exc.message)

@@ -23,25 +23,25 @@ class TableMgmtSettings(DriverSettings):
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True)
 
     token: SecretStr | None = Field(
-        None, description="The API's JWT (admin or manager role); or give token_file."
+        None, description="the API's JWT (admin or manager role), or else a token file"
     )
     token_file: Path | None = Field(
         None,
-        description="A file holding the JWT, re-read when it changes and after a 401.",
+        description="a file holding the JWT, re-read when it changes and after a 401",
     )
     outlet_id: str = Field(
-        min_length=1, max_length=128, description="The outlet whose tables this adapter serves."
+        min_length=1, max_length=128, description="the outlet whose tables this adapter serves"
     )
     currency: str = Field(
         "IDR",
         pattern=r"^[A-Z]{3}$",
-        description="ISO 4217 code of the money of an order that names no currency.",
+        description="ISO 4217 code of an order that names no currency",
     )
     page_size: int = Field(
-        100, ge=1, le=100, description="Tables per page when the table list is read (max 100)."
+        100, ge=1, le=100, description="tables per page when the table list is read (max 100)"
     )
     table_refresh_seconds: float = Field(
-        5.0, ge=0, description="An unknown table name re-reads the table list at most this often."
+        5.0, ge=0, description="seconds between two reads of the table list for an unknown name"
     )
 
     @field_validator("token", mode="before")

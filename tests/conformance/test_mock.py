@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
-from typing import ClassVar
+from collections.abc import AsyncIterator, Sequence
 
 import pytest
 
@@ -44,20 +43,7 @@ class MockActor:
         return NewLine("chicha", 1, 900)
 
 
-_ID_IN_PATH = (
-    "MockDriver puts the id in the path with quote(): the HTTP client (aiohttp/yarl) "
-    "resolves '.' and '..' segments, and the mock POS routes on the decoded path, where "
-    "'%2F' splits the segment; the mock's 404 NOT_FOUND then maps to PosBusinessError, "
-    "not TableNotFound"
-)
-
-
 class TestMockDriver(DriverConformance):
-    expected_failures: ClassVar[Mapping[str, str]] = {
-        f"test_ids_that_cannot_be_tables_are_not_found[{case}]": _ID_IN_PATH
-        for case in ("traversal", "dot-dot", "dot", "slash")
-    }
-
     @pytest.fixture
     async def pos(self) -> AsyncIterator[MockActor]:
         async with MockPosServer() as server, MockPosControl(server.url) as control:

@@ -9,9 +9,8 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
-from pos_drivers import PosUnavailable
+from pos_drivers import PosUnavailable, StartRefused
 from pos_drivers.tablemgmt import (
-    AccessDenied,
     TableMgmtControl,
     TableMgmtDriver,
     mint_token,
@@ -101,7 +100,7 @@ async def test_a_waiter_token_stops_the_start_naming_the_role_needed(
     token_file.write_text(mint_token("waiter"))
     driver = make_driver()
     try:
-        with pytest.raises(AccessDenied, match="admin or manager") as caught:
+        with pytest.raises(StartRefused, match="admin or manager") as caught:
             await driver.open()
     finally:
         await driver.aclose()
