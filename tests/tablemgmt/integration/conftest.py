@@ -42,17 +42,12 @@ def token_file(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def tablemgmt(
-    imitation: TableMgmtServer, token_file: Path, monkeypatch: pytest.MonkeyPatch
-) -> dict[str, Any]:
-    """The adapter's overrides; the driver's own settings go through the environment, as
-    the adapter builds the driver from ``DriverConfig`` alone."""
-    monkeypatch.setenv("POS_ADAPTER_TABLEMGMT_OUTLET_ID", imitation.outlet_id)
-    monkeypatch.setenv("POS_ADAPTER_TABLEMGMT_TOKEN_FILE", str(token_file))
-    monkeypatch.delenv("POS_ADAPTER_TABLEMGMT_TOKEN", raising=False)
+def tablemgmt(imitation: TableMgmtServer, token_file: Path) -> dict[str, Any]:
+    """The adapter's overrides, the driver's own settings among them."""
     return {
         "driver": "tablemgmt",
         "pos_url": imitation.url,
         "change_mode": ChangeMode.POLL,
         "poll_interval": POLL_INTERVAL,
+        "driver_settings": {"outlet_id": imitation.outlet_id, "token_file": token_file},
     }

@@ -9,10 +9,15 @@ from typing import Any
 
 import pytest
 
+from adapter.drivers import ConfiguredDriver
+from adapter.settings import Settings
 from adapter.testing import OpenAppClient, Received
+from adapter.worker import EXIT_CONFIGURATION, Worker
 from pos_drivers.tablemgmt import (
     SEED_OUTLET_ID,
     TableMgmtControl,
+    TableMgmtDriver,
+    TableMgmtSettings,
     mint_token,
 )
 from tests.integration.conftest import StartAdapter
@@ -192,3 +197,18 @@ async def test_a_token_rotated_while_watching_loses_no_change(
 
     assert change.payload["changeType"] == "POS_LINE_ADDED"
     assert change.payload["lines"][0]["productId"] == "kopi-susu"
+
+
+async def test_a_waiter_token_stops_the_adapter_before_it_serves(
+    settings: Settings, tablemgmt: dict[str, Any], token_file: Path,
+) -> None:
+    token_file.write_text(mint_token("waiter"))
+    overrides = {k: v for k, v in tablemgmt.items() if k != "driver_settings"}
+    configured = settings.model_copy(update=overrides)
+    driver = ConfiguredDriver(TableMgmtDriver, TableMgmtSettings(**tablemgmt["driver_settings"]))
+    worker = Worker(configured, driver)
+
+    code = await asyncio.wait_for(worker.run(), 20)
+
+    assert code == EXIT_CONFIGURATION
+    assert not worker.started.is_set()
