@@ -9,6 +9,7 @@ drift apart). The adapter knows no driver by name: a driver's settings are its o
 from __future__ import annotations
 
 from enum import StrEnum
+from pathlib import Path
 from typing import Annotated
 
 from pydantic import Field, ValidationError
@@ -108,6 +109,10 @@ class Settings(BaseSettings):
                                        "worker's consumer is still registered")
     health_interval: Seconds = Field(30.0, description="seconds between `PosHealthReported` "
                                      "messages")
+    locations_file: Path | None = Field(None, description="a TOML file of the locations this "
+                                        "process may serve (see "
+                                        "[docs/deployment.md](docs/deployment.md)); unset: "
+                                        "the one location above")
 
     @property
     def command_queue(self) -> str:
