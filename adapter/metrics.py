@@ -1,43 +1,48 @@
-"""Prometheus metrics of one worker, and the HTTP endpoint that serves them.
+"""Prometheus metrics of one worker process, and the HTTP endpoint that serves them.
 
-Each :class:`Worker` has its own :class:`Metrics` (its own ``CollectorRegistry``): tests
-run several workers in one process, and the process-wide default registry would mix
-them. The endpoint is prometheus-client's WSGI app on the standard library's threading
-WSGI server (what ``start_http_server`` builds, with a shorter shutdown poll: stopping a
-worker then takes milliseconds, not half a second), in a daemon thread: a scrape never
-waits for the event loop, so a busy loop does not make scrapes fail. For the same
-reason a hung loop would leave the last values standing; the watchdog therefore stamps
-``pos_adapter_watchdog_last_check_timestamp_seconds`` on every check, and ``pos-adapter
-health`` trusts ``pos_adapter_consumer_up`` only while that stamp is fresh.
+Each :class:`Metrics` has its own ``CollectorRegistry`` (tests run several workers in one
+process, and the process-wide default registry would mix them). A process serves many
+locations: what belongs to one carries its ``location`` label, through the
+:class:`LocationMetrics` view the location's parts are given (and forgotten when the
+location is handed over to another process). The endpoint is prometheus-client's WSGI
+app on the standard library's threading WSGI server, in a daemon thread: a scrape never
+waits for the event loop, so a busy loop does not make scrapes fail. For the same reason
+a hung loop would leave the last values standing; each location's watchdog therefore
+stamps ``pos_adapter_watchdog_last_check_timestamp_seconds`` on every check, and
+``pos-adapter health`` trusts ``pos_adapter_consumer_up`` only while that stamp is fresh.
 
 The metrics (``type`` is a messageType, ``outcome`` the inbox outcome of the command):
 
 ==============================================  =========  =================================
 name                                            kind       labels
 ==============================================  =========  =================================
-pos_adapter_messages_in_total                   counter    type, outcome (RESOLVED,
-                                                           REJECTED:<reason>, ACCEPTED, ...,
-                                                           DUPLICATE, DEAD_LETTERED,
-                                                           CRASHED)
-pos_adapter_messages_out_total                  counter    type (counted when confirmed)
-pos_adapter_handling_seconds                    histogram  type (delivery to settlement)
-pos_adapter_pos_call_seconds                    histogram  driver, operation
-pos_adapter_pos_errors_total                    counter    driver, operation
-pos_adapter_active_streams                      gauge
+pos_adapter_messages_in_total                   counter    location, type, outcome
+                                                           (RESOLVED, REJECTED:<reason>,
+                                                           ACCEPTED, ..., DUPLICATE,
+                                                           DEAD_LETTERED, CRASHED)
+pos_adapter_messages_out_total                  counter    location, type (on confirm)
+pos_adapter_handling_seconds                    histogram  location, type (delivery to
+                                                           settlement)
+pos_adapter_pos_call_seconds                    histogram  location, driver, operation
+pos_adapter_pos_errors_total                    counter    location, driver, operation
+pos_adapter_active_streams                      gauge      location
 pos_adapter_outbox_backlog                      gauge      (unsent rows, sampled)
-pos_adapter_dead_lettered_total                 counter
+pos_adapter_dead_lettered_total                 counter    location
 pos_adapter_consumer_up                         gauge      location
-pos_adapter_consumer_restarts_total             counter
-pos_adapter_watchdog_last_check_timestamp_...   gauge
+pos_adapter_consumer_restarts_total             counter    location
+pos_adapter_watchdog_last_check_timestamp_...   gauge      location
 pos_adapter_task_failures_total                 counter    task (background tasks that
                                                            raised and were restarted)
-pos_adapter_info                                info       version, location, driver
+pos_adapter_locations_served                    gauge      (locations this process serves)
+pos_adapter_location_info                       gauge      location, driver (1 while served)
+pos_adapter_info                                info       version
 ==============================================  =========  =================================
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import threading
 from collections.abc import Callable
@@ -77,71 +82,123 @@ def message_type_label(value: str | None) -> str:
 
 
 class Metrics:
-    """The instruments of one worker, in a registry of their own."""
+    """The instruments of one worker process, in a registry of their own."""
 
-    def __init__(self, location_id: str, driver: str) -> None:
-        self.location_id = location_id
-        self.driver = driver
+    def __init__(self) -> None:
         self.registry = registry = CollectorRegistry()
+        location = ["location"]
         self.messages_in = Counter(
             "pos_adapter_messages_in", "Commands taken from the queue, by type and outcome.",
-            ["type", "outcome"], registry=registry,
+            [*location, "type", "outcome"], registry=registry,
         )
         self.messages_out = Counter(
             "pos_adapter_messages_out", "Messages published and confirmed by the broker.",
-            ["type"], registry=registry,
+            [*location, "type"], registry=registry,
         )
         self.handling_seconds = Histogram(
             "pos_adapter_handling_seconds", "From delivery to ack/nack, by command type.",
-            ["type"], registry=registry,
+            [*location, "type"], registry=registry,
         )
         self.pos_call_seconds = Histogram(
             "pos_adapter_pos_call_seconds", "One POS driver call (one attempt).",
-            ["driver", "operation"], registry=registry,
+            [*location, "driver", "operation"], registry=registry,
         )
         self.pos_errors = Counter(
             "pos_adapter_pos_errors",
             "POS driver calls that failed (unreachable, 5xx, timeouts, unexpected errors; "
             "business refusals are answers, not errors).",
-            ["driver", "operation"], registry=registry,
+            [*location, "driver", "operation"], registry=registry,
         )
         self.active_streams = Gauge(
-            "pos_adapter_active_streams", "Change streams being watched.", registry=registry
+            "pos_adapter_active_streams", "Change streams being watched.", location,
+            registry=registry,
         )
         self.outbox_backlog = Gauge(
             "pos_adapter_outbox_backlog", "Outbox rows not confirmed by the broker yet (sampled).",
             registry=registry,
         )
         self.dead_lettered = Counter(
-            "pos_adapter_dead_lettered", "Commands dead-lettered with a reason.",
+            "pos_adapter_dead_lettered", "Commands dead-lettered with a reason.", location,
             registry=registry,
         )
         self.consumer_up = Gauge(
-            CONSUMER_UP, "1 while our consumer is registered on the command queue.",
-            ["location"], registry=registry,
-        ).labels(location_id)
-        self.consumer_restarts = Counter(
-            "pos_adapter_consumer_restarts", "Consumers the watchdog registered again.",
+            CONSUMER_UP, "1 while our consumer is registered on the command queue.", location,
             registry=registry,
         )
+        self.consumer_restarts = Counter(
+            "pos_adapter_consumer_restarts", "Consumers the watchdog registered again.",
+            location, registry=registry,
+        )
         self.last_check = Gauge(
-            LAST_CHECK, "When the consumer watchdog last checked (Unix time).", registry=registry
+            LAST_CHECK, "When the consumer watchdog last checked (Unix time).", location,
+            registry=registry,
         )
         self.task_failures = Counter(
             "pos_adapter_task_failures", "Background tasks that raised (and were restarted).",
             ["task"], registry=registry,
         )
-        Info("pos_adapter", "The adapter's identity.", registry=registry).info(
-            {"version": software_version(), "location": location_id, "driver": driver}
+        self.locations_served = Gauge(
+            "pos_adapter_locations_served", "Locations this process serves now.",
+            registry=registry,
         )
+        self.location_info = Gauge(
+            "pos_adapter_location_info", "1 for each location served, with its driver.",
+            [*location, "driver"], registry=registry,
+        )
+        Info("pos_adapter", "The adapter's identity.", registry=registry).info(
+            {"version": software_version()}
+        )
+        self._served: dict[str, LocationMetrics] = {}
+
+    def location(self, location_id: str, driver: str) -> LocationMetrics:
+        """The view of one location served by this process."""
+        view = self._served[location_id] = LocationMetrics(self, location_id, driver)
+        self.location_info.labels(location_id, driver).set(1)
+        self.locations_served.set(len(self._served))
+        return view
+
+    def forget(self, location_id: str) -> None:
+        """The location is no longer served here: its gauges go (counters stay)."""
+        view = self._served.pop(location_id, None)
+        if view is None:
+            return
+        for gauge in (self.active_streams, self.consumer_up, self.last_check):
+            with contextlib.suppress(KeyError):
+                gauge.remove(location_id)
+        with contextlib.suppress(KeyError):
+            self.location_info.remove(location_id, view.driver)
+        self.locations_served.set(len(self._served))
+
+
+class LocationMetrics:
+    """The instruments of one location, its ``location`` label bound."""
+
+    def __init__(self, metrics: Metrics, location_id: str, driver: str) -> None:
+        self.location_id = location_id
+        self.driver = driver
+        self._metrics = metrics
+        self.dead_lettered = metrics.dead_lettered.labels(location_id)
+        self.consumer_up = metrics.consumer_up.labels(location_id)
+        self.consumer_restarts = metrics.consumer_restarts.labels(location_id)
+        self.last_check = metrics.last_check.labels(location_id)
+        self.pos_call_seconds = metrics.pos_call_seconds
+        self.pos_errors = metrics.pos_errors
 
     def command_settled(self, message_type: str, outcome: str, seconds: float) -> None:
-        self.messages_in.labels(message_type, outcome).inc()
-        self.handling_seconds.labels(message_type).observe(seconds)
+        metrics = self._metrics
+        metrics.messages_in.labels(self.location_id, message_type, outcome).inc()
+        metrics.handling_seconds.labels(self.location_id, message_type).observe(seconds)
+
+    def pos_call(self, driver: str, operation: str, seconds: float, *, failed: bool) -> None:
+        self.pos_call_seconds.labels(self.location_id, driver, operation).observe(seconds)
+        if failed:
+            self.pos_errors.labels(self.location_id, driver, operation).inc()
 
     def watch_streams(self, count: Callable[[], int]) -> None:
         """Read the number of active streams at scrape time."""
-        self.active_streams.set_function(lambda: float(count()))
+        self._metrics.active_streams.labels(self.location_id).set_function(
+            lambda: float(count())
+        )
 
     def watchdog_checked(self, consumer_up: bool, at: float) -> None:
         self.consumer_up.set(1.0 if consumer_up else 0.0)

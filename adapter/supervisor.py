@@ -41,14 +41,27 @@ class Supervisor:
     def __init__(self, *, on_fatal: OnFatal, metrics: Metrics | None = None) -> None:
         self._on_fatal = on_fatal
         self._metrics = metrics
-        self._tasks: list[asyncio.Task[None]] = []
+        self._tasks: dict[str, asyncio.Task[None]] = {}
         self.failed: tuple[str, BaseException] | None = None
 
     def spawn(self, name: str, factory: TaskFactory) -> asyncio.Task[None]:
-        """Run ``factory()`` as a background task, started again when it raises."""
+        """Run ``factory()`` as a background task, started again when it raises. The
+        task runs in the caller's context (structlog's bound variables included)."""
         task = asyncio.create_task(self._supervise(name, factory), name=name)
-        self._tasks.append(task)
+        self._tasks[name] = task
+        task.add_done_callback(lambda done: self._forget(name, done))
         return task
+
+    async def cancel(self, name: str) -> None:
+        """Stop the task spawned as ``name`` (if it runs) and wait for it."""
+        task = self._tasks.get(name)
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+    def _forget(self, name: str, task: asyncio.Task[None]) -> None:
+        if self._tasks.get(name) is task:
+            del self._tasks[name]
 
     def watch(self, name: str, task: asyncio.Task[None]) -> None:
         """A task run elsewhere that must not end while the worker runs."""
@@ -56,7 +69,7 @@ class Supervisor:
 
     async def stop(self) -> None:
         """Cancel every task spawned here and wait for them."""
-        tasks, self._tasks = self._tasks, []
+        tasks = list(self._tasks.values())
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)

@@ -27,7 +27,7 @@ import structlog
 from aio_pika.abc import AbstractRobustConnection
 
 from adapter.amqp import CommandConsumer
-from adapter.metrics import Metrics
+from adapter.metrics import LocationMetrics
 
 log = structlog.get_logger("pos_adapter.watchdog")
 
@@ -43,7 +43,7 @@ class ConsumerWatchdog:
         connection: AbstractRobustConnection,
         *,
         interval: float,
-        metrics: Metrics,
+        metrics: LocationMetrics,
         on_lost: Callable[[], None],
     ) -> None:
         self._consumer = consumer

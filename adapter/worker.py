@@ -1,91 +1,117 @@
-"""The worker's life: start every part, run until told to stop, stop gracefully.
+"""The worker process: the locations it serves, and what they share.
 
-Start: configure logging, migrate the store, open the POS driver, connect to the broker
-(robust: it reconnects by itself), take the location's lease (``adapter.lease``: a
-standby waits here), declare the topology, then start the outbox relay, the watcher and
-the consumer. Stop (SIGTERM/SIGINT): stop consuming, let in-flight
-commands finish within the grace period, stop the watcher, flush the outbox, close.
+A process serves one or many locations (``adapter.locations``: the environment's one, or
+those of a locations file). What they share belongs to the process: the store with its
+group commit, the broker connection (robust, several cluster nodes), the outbox relay,
+the metrics endpoint, pruning and the backlog sampling. Each served location is an
+``adapter.location.LocationService`` with its own driver, handlers, watcher, consumer,
+watchdog and health reports.
 
-Every background part (the outbox relay, the watcher's loops, pruning, the health
-reports, the watchdog, the lease) runs under one policy (``adapter.supervisor``): a
-part that fails is restarted with back-off; one that cannot go on stops the worker
-through the graceful shutdown.
+Which locations a process serves: with SQLite, all of them (a SQLite store belongs to one
+process). With a shared PostgreSQL store, those the fleet gives it (``adapter.fleet``):
+the processes sharing the store spread the locations between them, a standby takes a
+location over when its holder dies, and a process joining gets its share handed over.
 
-Operations: the worker serves its Prometheus metrics (``adapter.metrics``) on
-``metrics_host:metrics_port`` (port 0: off), sends PosHealthReported every
-``health_interval`` (``adapter.health_report``), and its consumer watchdog
-(``adapter.watchdog``) registers a lost consumer again. ``run()`` returns the exit code:
-0 after a requested stop, ``EXIT_CONFIGURATION`` (2) when the POS refuses the driver's
-configuration for good (``StartRefused`` from its ``open()``), ``EXIT_CONSUMER_LOST``
-(3) when the consumer could not be registered again, ``EXIT_LEASE_LOST`` (4) when the
-lease could not be renewed in time,
-``EXIT_TASK_FAILED`` (5) when a background part could not go on (the worker stops
-gracefully first, so that a supervisor restarts a fresh process).
+Start: migrate the store, connect to the broker, start the relay, then the locations.
+Stop (SIGTERM/SIGINT): every location stops consuming and finishes its in-flight commands
+within the grace period, the outbox is flushed, leases are released, the process exits.
+
+Every background part runs under one policy (``adapter.supervisor``): a part that fails
+is restarted with back-off; one that cannot go on stops the worker through the graceful
+shutdown. ``run()`` returns the exit code: 0 after a requested stop,
+``EXIT_CONFIGURATION`` (2) when the POS refuses a location's driver configuration for
+good (``StartRefused`` from its ``open()``, a single location's process only: in a
+fleet the location is left to the others), ``EXIT_CONSUMER_LOST`` (3) when a consumer
+could not be registered again, ``EXIT_TASK_FAILED`` (5) when a background part could not
+go on.
 """
 
 from __future__ import annotations
 
 import asyncio
 import signal
+from collections.abc import Sequence
 from datetime import timedelta
 
 import structlog
+from aio_pika import ExchangeType
 from aio_pika.abc import AbstractRobustConnection
 
-from adapter.amqp import CommandConsumer, OutboxRelay, connect_broker, declare_topology
-from adapter.control import ControlServer
-from adapter.drivers import ConfiguredDriver, configured_driver
-from adapter.health_report import HealthReporter
-from adapter.instrumented import MeteredDriver, sample_backlog
-from adapter.lease import LocationLease
+from adapter.amqp import OutboxRelay, connect_broker
+from adapter.drivers import ConfiguredDriver
+from adapter.fleet import Fleet
+from adapter.instrumented import sample_backlog
+from adapter.location import LocationService, Shared
+from adapter.locations import Location, load_locations
 from adapter.metrics import Metrics, MetricsServer
-from adapter.settings import QueueType, Settings, SubmissionPolicy
+from adapter.settings import Settings
 from adapter.store import SqlStore, insert_for, is_sqlite, now
 from adapter.supervisor import Supervisor
 from adapter.watchdog import ConsumerWatchdog
-from handlers import (
-    Dispatcher,
-    HandlerContext,
-    SnapshotHandler,
-    TableLocks,
-)
-from handlers.submission import SubmissionHandler
 from handlers.watcher import Watcher
-from pos_drivers import PosDriver, StartRefused
-from schemas import MessageType
+from pos_drivers import StartRefused
 
 log = structlog.get_logger("pos_adapter.worker")
 
 PRUNE_INTERVAL = 3600.0
 EXIT_CONFIGURATION = 2
 EXIT_CONSUMER_LOST = 3
-EXIT_LEASE_LOST = 4
 EXIT_TASK_FAILED = 5
 
 
 class Worker:
-    """One adapter process serving one location."""
+    """One adapter process, serving the locations given or configured."""
 
-    def __init__(self, settings: Settings, driver: ConfiguredDriver | None = None) -> None:
-        """``driver``: the driver and its settings (default: as ``settings`` and the
-        environment say). Raises SettingsError when the driver or its settings are wrong."""
+    def __init__(
+        self,
+        settings: Settings,
+        driver: ConfiguredDriver | None = None,
+        *,
+        locations: Sequence[Location] | None = None,
+    ) -> None:
+        """``locations``: default, the configured ones (``driver``: the one location's
+        driver, instead of the environment's). Raises SettingsError when the locations,
+        a driver or its settings are wrong."""
         self.settings = settings
-        self.driver = driver or configured_driver(settings)
+        if locations is None:
+            locations = ([Location(settings, driver)] if driver is not None
+                         else load_locations(settings))
+        self.locations = {location.id: location for location in locations}
         self.stop_requested = asyncio.Event()
         self.started = asyncio.Event()
         self.stopped = asyncio.Event()
         """Set when ``run()`` is over (``exit_code`` then says how it ended)."""
-        self.store: SqlStore | None = None
-        self.watcher: Watcher | None = None
-        self.relay: OutboxRelay | None = None
-        self.consumer: CommandConsumer | None = None
-        self.watchdog: ConsumerWatchdog | None = None
-        self.metrics = Metrics(settings.location_id, settings.driver)
+        self.metrics = Metrics()
         self.metrics_server = MetricsServer(self.metrics.registry)
         self.supervisor = Supervisor(on_fatal=self._task_failed, metrics=self.metrics)
+        self.serving: dict[str, LocationService] = {}
+        self.store: SqlStore | None = None
+        self.relay: OutboxRelay | None = None
+        self.fleet: Fleet | None = None
         self.exit_code = 0
-        self.lease: LocationLease | None = None
-        self._watchdog_task: asyncio.Task[None] | None = None
+        self._connection: AbstractRobustConnection | None = None
+        self._shared: Shared | None = None
+
+    # -- the one location, for a process that serves one --------------------------------
+
+    @property
+    def only(self) -> LocationService:
+        [service] = self.serving.values()
+        return service
+
+    @property
+    def watcher(self) -> Watcher | None:
+        return self.only.watcher
+
+    @property
+    def consumer(self) -> object:
+        return self.only.consumer
+
+    @property
+    def watchdog(self) -> ConsumerWatchdog | None:
+        return self.only.watchdog
+
+    # -- life ----------------------------------------------------------------------------
 
     def request_stop(self) -> None:
         self.stop_requested.set()
@@ -97,162 +123,94 @@ class Worker:
 
     async def run(self) -> int:
         settings = self.settings
-        structlog.contextvars.bind_contextvars(locationId=settings.location_id)
         store = self.store = SqlStore(settings.store_url)
         await store.start()
         if store.committer_task is not None:
             self.supervisor.watch("store-committer", store.committer_task)
-        driver = MeteredDriver(self.driver.build(settings), self.metrics)
-        connection: AbstractRobustConnection | None = None
         if settings.metrics_port:
             self.metrics_server.start(settings.metrics_host, settings.metrics_port)
         try:
-            try:
-                await driver.open()
-            except StartRefused as exc:
-                log.error("the POS refuses this driver's configuration: not starting",
-                          driver=settings.driver, error=exc.message)
-                self.exit_code = EXIT_CONFIGURATION
-                return self.exit_code
-            connection = await connect_broker(
-                settings.amqp_url, f"pos-adapter {settings.location_id}", self.stop_requested
+            name = f"pos-adapter {','.join(self.locations)}"[:200]
+            connection = self._connection = await connect_broker(
+                settings.amqp_url, name, self.stop_requested
             )
             if connection is None:
                 log.info("stopped before the broker answered")
                 return 0
-            if not await self._take_lease(store):
-                log.info("stopped while standing by")
-                return 0
-            await self._start(connection, store, driver)
-            if self.lease is not None:
-                lease = self.lease
-                self.supervisor.spawn("lease", lambda: self._keep_lease(lease))
-            log.info("pos-adapter started", driver=settings.driver,
-                     queue=settings.command_queue, queue_type=settings.queue_type.value)
+            await self._start_shared(connection, store)
+            if not await self._start_locations(store):
+                return self.exit_code
+            log.info("pos-adapter started", locations=len(self.locations),
+                     serving=len(self.serving), driver=settings.driver)
             self.started.set()
             await self.stop_requested.wait()
             await self._shutdown()
         finally:
-            await self.supervisor.stop()
-            if connection is not None:
-                await connection.close()
-            await driver.aclose()
-            if self.lease is not None and not self.lease.lost.is_set():
-                await self.lease.release()
-            await store.close()
-            await self.metrics_server.stop()
-            self.stopped.set()
+            await self._stop_everything(store)
         log.info("pos-adapter stopped", exit_code=self.exit_code)
         return self.exit_code
 
-    async def _start(
-        self, connection: AbstractRobustConnection, store: SqlStore, driver: PosDriver
-    ) -> None:
+    async def _start_shared(self, connection: AbstractRobustConnection, store: SqlStore) -> None:
         settings = self.settings
-        consume_channel = await connection.channel()
-        await consume_channel.set_qos(prefetch_count=settings.prefetch)
-        topology = await declare_topology(consume_channel, settings)
-        publish_channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
-        dead_letter_channel = await connection.channel(
-            publisher_confirms=True, on_return_raises=True
+        publish = await connection.channel(publisher_confirms=True, on_return_raises=True)
+        dead_letters = await connection.channel(publisher_confirms=True, on_return_raises=True)
+        dead_letter = await dead_letters.declare_exchange(
+            settings.dead_letter_exchange, ExchangeType.DIRECT, durable=True
         )
-        dead_letter = await dead_letter_channel.get_exchange(settings.dead_letter_exchange)
-        self.relay = OutboxRelay(
-            store, publish_channel, settings.events_exchange, metrics=self.metrics
+        relay = self.relay = OutboxRelay(
+            store, publish, settings.events_exchange, metrics=self.metrics, locations=()
         )
-        ctx = HandlerContext(
-            location_id=settings.location_id,
-            store=store,
-            driver=driver,
-            locks=TableLocks(),
-            pos_deadline=settings.pos_deadline,
-            stream_max_age=settings.stream_max_age,
-        )
-        self.watcher = Watcher(
-            ctx,
-            poll_interval=settings.poll_interval,
-            mode=settings.change_mode,
-            expiry_check_interval=min(60.0, settings.stream_max_age / 4),
-        )
-        ctx.listener = watcher = self.watcher
-        self.metrics.watch_streams(lambda: len(watcher.watched))
-        dispatcher = Dispatcher(
-            ctx,
-            {
-                MessageType.TABLE_ORDER_SNAPSHOT_REQUESTED: SnapshotHandler(ctx),
-                MessageType.ORDER_SUBMISSION_REQUESTED: SubmissionHandler(
-                    ctx,
-                    atomic=settings.submission_policy is SubmissionPolicy.ATOMIC,
-                    product_cache_ttl=settings.product_cache_ttl,
-                ),
-            },
-            max_bytes=settings.max_message_bytes,
-            count_redeliveries=settings.queue_type is QueueType.CLASSIC,
-            max_redeliveries=settings.max_redeliveries,
-        )
-        self.consumer = CommandConsumer(
-            topology.command_queue, dead_letter, settings.location_id, dispatcher,
-            metrics=self.metrics, counted_by_queue=settings.queue_type is QueueType.QUORUM,
-        )
+        self._shared = Shared(store, connection, relay, dead_letter, self.metrics,
+                              self.supervisor)
         spawn = self.supervisor.spawn
-        spawn("outbox-relay", self.relay.run)
-        await watcher.recover()
-        for name, loop in watcher.loops():
-            spawn(name, loop)
+        spawn("outbox-relay", relay.run)
         spawn("pruner", lambda: self._prune_loop(store))
-        await self.consumer.start()
-        await ControlServer(consume_channel, settings.location_id, watcher).start()
-        self._start_operations(connection, store, ctx, self.consumer, watcher)
-
-    def _start_operations(
-        self,
-        connection: AbstractRobustConnection,
-        store: SqlStore,
-        ctx: HandlerContext,
-        consumer: CommandConsumer,
-        watcher: Watcher,
-    ) -> None:
-        """The watchdog, the health reports and the backlog sampling, once consuming."""
-        settings = self.settings
-        watchdog = self.watchdog = ConsumerWatchdog(
-            consumer, connection, interval=settings.watchdog_interval,
-            metrics=self.metrics, on_lost=self._consumer_lost,
-        )
-        watchdog.record(True)
-        reporter = HealthReporter(
-            ctx, interval=settings.health_interval, ping_timeout=settings.pos_deadline,
-            consumer_up=lambda: watchdog.consumer_up,
-            active_streams=lambda: len(watcher.watched),
-        )
-        spawn = self.supervisor.spawn
-        self._watchdog_task = spawn("watchdog", watchdog.run)
-        spawn("health-report", reporter.run)
         spawn("backlog-sampler",
               lambda: sample_backlog(store, self.metrics, settings.watchdog_interval))
 
-    async def _take_lease(self, store: SqlStore) -> bool:
-        """Wait for the location's lease; False if told to stop first.
-
-        A SQLite store belongs to one process: there is nobody to share the location with,
-        and a lease left by a killed predecessor would only delay the restart.
-        """
-        settings = self.settings
-        if is_sqlite(settings.store_url):
+    async def _start_locations(self, store: SqlStore) -> bool:
+        """Serve every location (SQLite), or join the fleet (PostgreSQL); False when the
+        one location could not start."""
+        if is_sqlite(self.settings.store_url):
+            started = await asyncio.gather(*(self._take(location) for location in self.locations))
+            if len(self.locations) == 1 and not all(started):
+                self.exit_code = EXIT_CONFIGURATION
+                return False
             return True
-        lease = self.lease = LocationLease(
-            store.run_in_transaction, insert_for(settings.store_url), settings.location_id,
-            ttl=settings.lease_ttl, clock=now,
+        fleet = self.fleet = Fleet(
+            store.run_in_transaction, insert_for(self.settings.store_url), list(self.locations),
+            ttl=self.settings.lease_ttl, take=self._take, give=self._give, drop=self._drop,
         )
-        if not await lease.acquire(self.stop_requested):
-            return False
-        if lease.waited:
-            await store.reload()  # another adapter served the location meanwhile
+        await fleet.round()
+        self.supervisor.spawn("fleet", fleet.run)
         return True
 
-    async def _keep_lease(self, lease: LocationLease) -> None:
-        await lease.keep()
-        self.exit_code = EXIT_LEASE_LOST
-        self.request_stop()
+    async def _take(self, location_id: str) -> bool:
+        """Start serving ``location_id``; False when its driver cannot start."""
+        assert self._shared is not None, "the shared parts start first"
+        service = LocationService(self.locations[location_id], self._shared,
+                                  on_consumer_lost=self._consumer_lost)
+        try:
+            await service.start()
+        except StartRefused as exc:
+            log.error("the POS refuses this driver's configuration: not serving the location",
+                      locationId=location_id, driver=service.settings.driver, error=exc.message)
+            await service.stop(0)
+            return False
+        self.serving[location_id] = service
+        return True
+
+    async def _give(self, location_id: str) -> None:
+        """Stop serving gracefully (a stop, or the location handed over)."""
+        service = self.serving.pop(location_id, None)
+        if service is not None:
+            await service.stop(self.settings.shutdown_grace)
+
+    async def _drop(self, location_id: str) -> None:
+        """Stop serving at once: the lease is gone."""
+        service = self.serving.pop(location_id, None)
+        if service is not None:
+            await service.stop(0)
 
     def _consumer_lost(self) -> None:
         self.exit_code = EXIT_CONSUMER_LOST
@@ -266,13 +224,22 @@ class Worker:
     async def _shutdown(self) -> None:
         grace = self.settings.shutdown_grace
         log.info("stopping: no new commands, finishing in-flight work", grace_s=grace)
-        if self._watchdog_task is not None:
-            # A consumer stopped on purpose is not one to register again.
-            self._watchdog_task.cancel()
-        if self.consumer is not None:
-            await self.consumer.stop(grace)
+        if self.fleet is not None:
+            await self.supervisor.cancel("fleet")
+            await self.fleet.leave(grace)
+        else:
+            await asyncio.gather(*(self._give(location) for location in list(self.serving)))
         if self.relay is not None and not await self.relay.flush(grace):
             log.warning("outbox not flushed within the grace period; it goes out on restart")
+
+    async def _stop_everything(self, store: SqlStore) -> None:
+        await asyncio.gather(*(self._drop(location) for location in list(self.serving)))
+        await self.supervisor.stop()
+        if self._connection is not None:
+            await self._connection.close()
+        await store.close()
+        await self.metrics_server.stop()
+        self.stopped.set()
 
     async def _prune_loop(self, store: SqlStore) -> None:
         while True:

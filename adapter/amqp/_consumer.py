@@ -36,7 +36,7 @@ from aio_pika.abc import (
     AbstractRobustChannel,
 )
 
-from adapter.metrics import Metrics, message_type_label
+from adapter.metrics import LocationMetrics, message_type_label
 from handlers import DeadLetter, Disposition
 
 log = structlog.get_logger("pos_adapter.consumer")
@@ -68,7 +68,7 @@ class CommandConsumer:
         dead_letter: AbstractExchange,
         dead_letter_routing_key: str,
         dispatcher: Dispatcher,
-        metrics: Metrics | None = None,
+        metrics: LocationMetrics | None = None,
         *,
         counted_by_queue: bool = True,
     ) -> None:

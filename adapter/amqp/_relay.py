@@ -10,12 +10,18 @@ unconfirmed row (after a back-off for a refusal; as soon as the channel is resto
 a lost one), so a stream's messages never overtake each other (consumers de-duplicate by
 messageId).
 A message is counted as out (``pos_adapter_messages_out_total``) on its confirm.
+
+One relay serves every location the process serves, and only those
+(:meth:`OutboxRelay.serve`, :meth:`OutboxRelay.unserve`): a location handed over to
+another process stops being published here before its lease is released, so that two
+processes never publish one stream at once.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections import deque
+from collections.abc import Callable, Iterable
 
 import aiormq
 import structlog
@@ -33,6 +39,10 @@ PUBLISH_TIMEOUT = 30.0
 CHANNEL_LOST_PAUSE = 0.05
 PAGE = 1000
 """Rows read from the store at once; the next page is read when fewer than half are left."""
+
+
+class _Restart(Exception):
+    """A location joined: read what is owed again, its rows among them."""
 
 
 class _PublishFailed(Exception):
@@ -67,7 +77,14 @@ class OutboxRelay:
         *,
         window: int = 256,
         metrics: Metrics | None = None,
+        locations: Iterable[str] | None = None,
     ) -> None:
+        """``locations``: those served from the start (None: every location, for a relay
+        of its own; see :meth:`serve`)."""
+        self._served: set[str] | None = None if locations is None else set(locations)
+        self._restart = False
+        self._in_flight: deque[tuple[OutboxRow, asyncio.Task[bool]]] = deque()
+        self._settled = asyncio.Event()
         self._store = store
         self._channel = channel
         self._exchange = exchange
@@ -86,8 +103,59 @@ class OutboxRelay:
         self.published = 0
         store.on_outbox(self.notify)
 
+    def serve(self, location_id: str) -> None:
+        """Publish the location's rows too, from its first owed one."""
+        if self._served is None or location_id in self._served:
+            return
+        self._served.add(location_id)
+        self._restart = True
+        self._idle.clear()
+        self._wakeup.set()
+
+    async def unserve(self, location_id: str, timeout: float) -> bool:
+        """Stop publishing the location's rows, once those owed are out (within
+        ``timeout``; ``0``: at once). Rows not published by then stay owed in the store,
+        for the next holder; rows in flight are waited for. False if any was left."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        flushed = await self._until(lambda: not self._owes(location_id), deadline)
+        if self._served is not None:
+            self._served.discard(location_id)
+        self._pending = deque(r for r in self._pending if r.message.location_id != location_id)
+        settled = await self._until(
+            lambda: not any(r.message.location_id == location_id for r, _ in self._in_flight),
+            max(deadline, loop.time() + PUBLISH_TIMEOUT),
+        )
+        return flushed and settled
+
+    def _owes(self, location_id: str) -> bool:
+        return self._in_store or any(
+            row.message.location_id == location_id
+            for row in (*self._pending, *(row for row, _ in self._in_flight))
+        )
+
+    async def _until(self, done: Callable[[], bool], deadline: float) -> bool:
+        """Wait (woken by each confirm) until ``done()``; False at ``deadline``."""
+        try:
+            async with asyncio.timeout_at(deadline):
+                while not done():
+                    self._settled.clear()
+                    await self._settled.wait()
+        except TimeoutError:
+            return done()
+        return True
+
+    def _served_rows(self, rows: list[OutboxRow]) -> list[OutboxRow]:
+        served = self._served
+        if served is None:
+            return rows
+        return [row for row in rows if row.message.location_id in served]
+
     def notify(self, rows: list[OutboxRow]) -> None:
         """Take rows just committed (called by the store, in id order)."""
+        rows = self._served_rows(rows)
+        if not rows:
+            return
         if self._loading:
             # The page's query may have run already: keep them for after it.
             self._notified_while_loading.extend(rows)
@@ -118,6 +186,8 @@ class OutboxRelay:
                 await self._channel.ready()
                 underlay = await self._channel.get_underlay_channel()
                 await self._pump(underlay, backoff)
+            except _Restart:
+                self._schedule_reload(None)
             except _PublishFailed as failure:
                 self._schedule_reload(failure.first_unconfirmed)
                 delay = backoff.next_delay()
@@ -153,13 +223,15 @@ class OutboxRelay:
         """Queue the next page of owed rows from the store."""
         self._loading = True
         try:
-            rows = await self._store.outbox_from(self._page_from, limit=PAGE)
+            locations = None if self._served is None else sorted(self._served)
+            rows = await self._store.outbox_from(self._page_from, limit=PAGE,
+                                                 locations=locations)
             self._enqueue(rows)
             if len(rows) == PAGE:
                 self._page_from = rows[-1].id + 1
             else:
                 self._in_store = False
-                self._enqueue(self._notified_while_loading)
+                self._enqueue(self._served_rows(self._notified_while_loading))
         finally:
             self._loading = False
             self._notified_while_loading = []
@@ -167,9 +239,12 @@ class OutboxRelay:
             log.info("owed messages: paging them in from the store", page=len(rows))
 
     async def _pump(self, underlay: AbstractChannel, backoff: Backoff) -> None:
-        in_flight: deque[tuple[OutboxRow, asyncio.Task[bool]]] = deque()
+        in_flight = self._in_flight
         try:
             while True:
+                if self._restart:
+                    self._restart = False
+                    raise _Restart
                 if self._in_store and len(self._pending) < PAGE // 2:
                     await self._page_in()
                 while self._pending and len(in_flight) < self._window:
@@ -184,13 +259,17 @@ class OutboxRelay:
                         raise _PublishFailed(row.id, _failure_reason(task))
                     confirmed.append(row.id)
                     if self._metrics is not None:
-                        self._metrics.messages_out.labels(row.message.message_type).inc()
+                        self._metrics.messages_out.labels(
+                            row.message.location_id, row.message.message_type
+                        ).inc()
                 if confirmed:
+                    self._settled.set()
                     self._store.mark_sent(confirmed)
                     self.published += len(confirmed)
                     backoff.reset()
                 if not in_flight and not self._pending and not self._in_store:
                     self._idle.set()
+                    self._settled.set()
                 self._wakeup.clear()
                 if self._pending and len(in_flight) < self._window:
                     continue
@@ -202,6 +281,8 @@ class OutboxRelay:
         finally:
             if in_flight:
                 await asyncio.gather(*(task for _row, task in in_flight), return_exceptions=True)
+                in_flight.clear()
+            self._settled.set()
 
     async def _publish(self, underlay: AbstractChannel, row: OutboxRow) -> bool:
         result = await underlay.basic_publish(

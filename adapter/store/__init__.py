@@ -1,12 +1,13 @@
 """The adapter's store: SQLAlchemy async, SQLite by default, PostgreSQL by URL."""
 
-from adapter.store._engine import insert_for, is_sqlite
+from adapter.store._engine import Insert, insert_for, is_sqlite
 from adapter.store._migrate import alembic_config, migrate
 from adapter.store._reader import MessageQuery, StoredMessage, StoreReader, StoreUnavailable
 from adapter.store._rows import OutboxRow, now
 from adapter.store._store import SqlStore
 
 __all__ = [
+    "Insert",
     "MessageQuery",
     "OutboxRow",
     "SqlStore",

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 if TYPE_CHECKING:
@@ -28,11 +28,23 @@ def alembic_config(url: str | None = None) -> Config:
     return config
 
 
+MIGRATION_LOCK = 0x706F7361  # "posa": an advisory lock key of our own
+"""Processes starting together on a fresh PostgreSQL database migrate one at a time."""
+
+
 async def migrate(engine: AsyncEngine) -> None:
-    """Bring the store's schema to the newest revision."""
+    """Bring the store's schema to the newest revision.
+
+    On PostgreSQL the migration runs under a transaction-level advisory lock: processes
+    of a fleet starting at the same moment wait for each other instead of racing to
+    create the same tables (the second then finds the schema at its newest revision).
+    """
     from alembic import command
 
     def upgrade(connection: Connection) -> None:
+        if connection.dialect.name == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"),
+                               {"key": MIGRATION_LOCK})
         config = alembic_config()
         config.attributes["connection"] = connection
         command.upgrade(config, "head")

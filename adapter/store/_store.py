@@ -82,6 +82,20 @@ class SqlStore:
         """The group commit's task, for the worker to watch."""
         return self._committer.task
 
+    async def load_location(self, location_id: str) -> None:
+        """Cache the location's active streams afresh (it is served from now on: another
+        process may have served it and written the store meanwhile)."""
+        rows = await self._fetch(select(streams).where(
+            streams.c.status == StreamStatus.ACTIVE.value, streams.c.location_id == location_id
+        ))
+        self._active[location_id] = {}
+        for row in rows:
+            self._cache_stream(stream_record(row))
+
+    def forget_location(self, location_id: str) -> None:
+        """The location is no longer served here: its cached streams go."""
+        self._active.pop(location_id, None)
+
     async def run_in_transaction(self, job: Job) -> Any:
         """Run ``job(connection)`` in the next group commit's transaction."""
         return await self._committer.run(job)
@@ -190,16 +204,21 @@ class SqlStore:
         )
         return [submission_record(row) for row in rows]
 
-    async def outbox_from(self, first_id: int | None, limit: int = 1000) -> list[OutboxRow]:
-        """Outbox rows to (re)send: from ``first_id`` on, or from the first unsent row."""
+    async def outbox_from(
+        self, first_id: int | None, limit: int = 1000, locations: Sequence[str] | None = None
+    ) -> list[OutboxRow]:
+        """Outbox rows to (re)send: from ``first_id`` on, or from the first unsent row;
+        only those of ``locations`` when given."""
+        where = [] if locations is None else [outbox.c.location_id.in_(locations)]
         if first_id is None:
             unsent = outbox.c.sent_at.is_(None)
-            rows = await self._fetch(select(func.min(outbox.c.id)).where(unsent))
+            rows = await self._fetch(select(func.min(outbox.c.id)).where(unsent, *where))
             first_id = rows[0][0]
             if first_id is None:
                 return []
         rows = await self._fetch(
-            select(outbox).where(outbox.c.id >= first_id).order_by(outbox.c.id).limit(limit)
+            select(outbox).where(outbox.c.id >= first_id, *where)
+            .order_by(outbox.c.id).limit(limit)
         )
         return [outbox_row(row) for row in rows]
 

@@ -168,4 +168,13 @@ leases = Table(
     Column("holder", SafeString(256), nullable=False),
     Column("expires_at", DateTime(timezone=True), nullable=False),
 )
-"""Which adapter serves a location (``adapter.lease``)."""
+"""Which process serves a location (``adapter.fleet``)."""
+
+members = Table(
+    "members",
+    metadata,
+    Column("member_id", SafeString(256), primary_key=True),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("heartbeat_at", DateTime(timezone=True), nullable=False),
+)
+"""The processes of a fleet sharing the store (``adapter.fleet``)."""

@@ -150,5 +150,5 @@ def test_a_file_that_is_no_locations_file(
 def test_a_missing_file_is_named(settings: Settings, tmp_path: Path) -> None:
     configured = settings.model_copy(update={"locations_file": tmp_path / "nope.toml"})
 
-    with pytest.raises(LocationsFileError, match="nope.toml: cannot be read"):
+    with pytest.raises(LocationsFileError, match=r"nope\.toml: cannot be read"):
         load_locations(configured)

@@ -14,11 +14,12 @@ from adapter.settings import Settings
 from adapter.testing import OpenAppClient
 from pos_drivers.mock import MockPosControl
 from tests.conftest import _create_database, _drop_database
-from tests.integration.test_process import STARTED, AdapterProcess
+from tests.integration.test_process import AdapterProcess
 
 pytestmark = [pytest.mark.rabbitmq, pytest.mark.postgres]
 
 STANDBY = "standby: another adapter holds this location's lease"
+SERVING = "serving location"
 
 
 @pytest.fixture
@@ -44,7 +45,7 @@ async def test_the_standby_takes_over_the_stream_when_the_holder_dies(
     settings = process_settings.model_copy(update={"store_url": shared_store})
     env = {"POS_ADAPTER_LEASE_TTL": "1.5", "POS_ADAPTER_METRICS_PORT": "0"}
     holder, standby = AdapterProcess(settings, **env), AdapterProcess(settings, **env)
-    await spawn(holder, STARTED)
+    await spawn(holder, SERVING)
     await spawn(standby, STANDBY)
     try:
         await pos.add_waiter_lines("T3", [{"productId": "causa", "quantity": 1}])
@@ -59,7 +60,7 @@ async def test_the_standby_takes_over_the_stream_when_the_holder_dies(
         await pos.add_waiter_lines("T3", [{"productId": "pisco-sour", "quantity": 1}])
         during = await openapp.send(
             "TableOrderSnapshotRequested", {"posTableId": "T3", "tableSessionId": "s-1"})
-        await standby.wait_log(STARTED, timeout=30)
+        await standby.wait_log(SERVING, timeout=30)
         answered = await openapp.result_for(during, timeout=20)
         await pos.add_waiter_lines("T3", [{"productId": "inca-kola", "quantity": 1}])
         changes = await openapp.wait_changes(stream_id, 3, timeout=20)

@@ -41,5 +41,7 @@ async def scrape(port: int) -> Samples:
 
 
 def value(samples: Samples, name: str, **labels: str) -> float:
-    """The sample's value; 0 when the endpoint does not have it (a counter never hit)."""
-    return samples.get((name, frozenset(labels.items())), 0.0)
+    """The sum of the samples of ``name`` that carry ``labels`` (whatever their other
+    labels, the location's among them); 0 when there are none (a counter never hit)."""
+    wanted = set(labels.items())
+    return sum(v for (n, have), v in samples.items() if n == name and wanted <= have)

@@ -58,8 +58,9 @@ async def test_the_endpoint_shows_the_counts_of_a_scripted_run(
                  driver="mock", operation="read_check") == 0
     assert value(samples, "pos_adapter_active_streams") == 3
     assert value(samples, "pos_adapter_consumer_up", location=location_id) == 1
-    assert value(samples, "pos_adapter_info", version="0.1.0", location=location_id,
-                 driver="mock") == 1
+    assert value(samples, "pos_adapter_info", version="0.1.0") == 1
+    assert value(samples, "pos_adapter_location_info", location=location_id, driver="mock") == 1
+    assert value(samples, "pos_adapter_locations_served") == 1
 
 
 async def test_pos_failures_are_counted_by_driver_and_operation(
@@ -84,8 +85,24 @@ async def test_port_0_serves_nothing(start_adapter: StartAdapter) -> None:
 
 
 def test_each_worker_has_a_registry_of_its_own() -> None:
-    first, second = Metrics("a", "mock"), Metrics("b", "mock")
-    first.dead_lettered.inc()
+    first, second = Metrics(), Metrics()
+    first.location("a", "mock").dead_lettered.inc()
+    second.location("a", "mock")
 
-    assert first.registry.get_sample_value("pos_adapter_dead_lettered_total") == 1
-    assert second.registry.get_sample_value("pos_adapter_dead_lettered_total") == 0
+    labels = {"location": "a"}
+    assert first.registry.get_sample_value("pos_adapter_dead_lettered_total", labels) == 1
+    assert second.registry.get_sample_value("pos_adapter_dead_lettered_total", labels) == 0
+
+
+def test_a_location_given_up_leaves_the_gauges() -> None:
+    metrics = Metrics()
+    metrics.location("a", "mock").watchdog_checked(True, 1.0)
+    metrics.location("b", "restai")
+
+    metrics.forget("a")
+
+    registry = metrics.registry
+    assert registry.get_sample_value("pos_adapter_consumer_up", {"location": "a"}) is None
+    assert registry.get_sample_value("pos_adapter_locations_served") == 1
+    assert registry.get_sample_value("pos_adapter_location_info",
+                                     {"location": "b", "driver": "restai"}) == 1

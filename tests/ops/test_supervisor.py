@@ -28,7 +28,7 @@ def failures(metrics: Metrics, task: str) -> float:
 
 
 async def test_a_failing_task_is_started_again_and_counted() -> None:
-    metrics = Metrics("loc", "mock")
+    metrics = Metrics()
     fatal: list[str] = []
     runs = 0
     done = asyncio.Event()
