@@ -12,6 +12,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 
 from adapter.drivers import ConfiguredDriver, configured_driver
+from adapter.locations import Location, load_locations
 from adapter.ops import dlq, messages, replay, resync, streams
 from adapter.ops.health import health
 from adapter.settings import Settings, SettingsError, load_settings
@@ -52,6 +53,16 @@ def settings_or_exit() -> Settings:
         raise typer.Exit(2) from None
 
 
+def locations_or_exit(settings: Settings) -> list[Location]:
+    """The locations to serve, each with its driver; one line per fault and exit 2."""
+    try:
+        return load_locations(settings)
+    except SettingsError as exc:
+        for line in str(exc).splitlines():
+            typer.echo(f"pos-adapter: {line}", err=True)
+        raise typer.Exit(2) from None
+
+
 def driver_or_exit(settings: Settings) -> ConfiguredDriver:
     """The configured driver with its settings; one line and exit 2 when they are wrong."""
     try:
@@ -68,7 +79,7 @@ def run() -> None:
     from adapter.worker import Worker
 
     settings = settings_or_exit()
-    worker = Worker(settings, driver_or_exit(settings))
+    worker = Worker(settings, locations=locations_or_exit(settings))
     configure_logging(settings.log_level, settings.log_format)
 
     async def main() -> int:

@@ -12,7 +12,7 @@ location::
     branch_id = "…"
     poll_interval = 1.0              # overrides of the POS-facing adapter settings:
                                      # poll_interval, change_mode, pos_deadline,
-                                     # submission_policy
+                                     # pos_request_timeout, submission_policy
 
 A driver setting a location leaves out falls back to its environment variable
 (``POS_ADAPTER_RESTAI_EMAIL``), as for a single location. Without the file, the
@@ -35,7 +35,8 @@ from pydantic import ValidationError
 from adapter.drivers import ConfiguredDriver, configured_driver, driver_class
 from adapter.settings import Settings, SettingsError
 
-OVERRIDES = frozenset({"poll_interval", "change_mode", "pos_deadline", "submission_policy"})
+OVERRIDES = frozenset({"poll_interval", "change_mode", "pos_deadline", "pos_request_timeout",
+                       "submission_policy"})
 """The adapter settings a location may set for itself (the rest is the process's)."""
 _ADAPTER_KEYS = frozenset({"id", "driver", "pos_url"}) | OVERRIDES
 _VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")

@@ -16,8 +16,8 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 
 from handlers import InboxRecord
 
-RECENT_IDS = 50_000
-"""About 5 MB of messageIds: minutes of traffic at full speed, far more than the time two
+RECENT_IDS = 10_000
+"""About 1 MB of messageIds: a minute of traffic at full speed, far more than the time two
 deliveries of one message can be in flight together."""
 
 
