@@ -21,6 +21,7 @@ from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
 
+from adapter.amqp import connect_once
 from adapter.settings import LogFormat, LogLevel, Settings
 from adapter.worker import Worker
 from pos_drivers.mock import MockPosControl, MockPosServer
@@ -31,7 +32,7 @@ WAIT = 15.0
 
 async def run_demo(settings: Settings, table: str) -> int:
     try:
-        probe = await aio_pika.connect(settings.amqp_url, timeout=5)
+        probe = await connect_once(settings.amqp_url, timeout=5)
     except Exception:
         console.print(
             f"[red]No RabbitMQ answers at {_safe_url(settings.amqp_url)}[/red]: start one with "
@@ -81,7 +82,7 @@ async def _play(base: Settings, table: str, tmp: Path) -> int:
 
 
 async def _scenario(settings: Settings, control: MockPosControl, table: str) -> None:
-    connection = await aio_pika.connect(settings.amqp_url)
+    connection = await connect_once(settings.amqp_url)
     async with connection:
         channel = await connection.channel()
         events = await channel.get_exchange(settings.events_exchange)

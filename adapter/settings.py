@@ -12,7 +12,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from handlers import ChangeMode
@@ -50,8 +50,9 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True)
 
-    amqp_url: str = Field("amqp://guest:guest@127.0.0.1:5672/", pattern=r"^amqps?://",
-                          description="broker URL (`amqps://` works too)")
+    amqp_url: str = Field("amqp://guest:guest@127.0.0.1:5672/",
+                          description="broker URL (`amqps://` works too); the nodes of a "
+                          "cluster comma-separated")
     location_id: Identifier = Field("demo", description="the OpenApp location this adapter "
                                     "serves")
     driver: str = Field("mock", description="POS driver (entry point name): `mock`, "
@@ -113,6 +114,14 @@ class Settings(BaseSettings):
                                         "process may serve (see "
                                         "[docs/deployment.md](docs/deployment.md)); unset: "
                                         "the one location above")
+
+    @field_validator("amqp_url")
+    @classmethod
+    def _broker_nodes(cls, value: str) -> str:
+        nodes = [node.strip() for node in value.split(",")]
+        if not all(node.startswith(("amqp://", "amqps://")) for node in nodes):
+            raise ValueError("each URL must start with amqp:// or amqps://")
+        return value
 
     @property
     def command_queue(self) -> str:

@@ -1,6 +1,6 @@
 """The AMQP side: topology, the command consumer, the outbox relay."""
 
-from adapter.amqp._connection import connect_broker
+from adapter.amqp._connection import broker_urls, connect_broker, connect_once
 from adapter.amqp._consumer import ERROR_HEADER, CommandConsumer
 from adapter.amqp._relay import OutboxRelay, message_properties
 from adapter.amqp._topology import Topology, command_queue_arguments, declare_topology
@@ -10,8 +10,10 @@ __all__ = [
     "CommandConsumer",
     "OutboxRelay",
     "Topology",
+    "broker_urls",
     "command_queue_arguments",
     "connect_broker",
+    "connect_once",
     "declare_topology",
     "message_properties",
 ]

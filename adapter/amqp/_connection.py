@@ -1,24 +1,36 @@
-"""The broker connection: robust (aio-pika restores channels, queues and consumers), and
-back within a second of the broker accepting connections again.
+"""The broker connection: robust (aio-pika restores channels, queues and consumers), on a
+single broker or on the nodes of a RabbitMQ cluster, and back within a second of a
+broker accepting connections again.
 
-aio-pika's robust connection waits a fixed ``reconnect_interval`` (5 s) between attempts,
-so results could flow again seconds after the broker was back. Here the interval is an
-exponential back-off with jitter from ``RECONNECT_INITIAL`` to ``RECONNECT_MAX`` (well
-under a second: a refused attempt costs the broker nothing), reset once connected. The
-connection class and its ``reconnect_interval`` attribute are aio-pika's public surface.
+- ``POS_ADAPTER_AMQP_URL`` may name several nodes, comma-separated. The first connection
+  goes to the first node that answers; when that node goes away, reconnection attempts go
+  round the nodes, so the adapter moves to one that is up (quorum queues keep the
+  commands on the others).
+- aio-pika's robust connection waits a fixed ``reconnect_interval`` (5 s) between
+  attempts. Here the interval is an exponential back-off with jitter from
+  ``RECONNECT_INITIAL`` to ``RECONNECT_MAX`` (well under a second: a refused attempt costs
+  a broker nothing), reset once connected.
+
+aio-pika has no multi-host connection (its maintainers point to DNS). This uses only its
+public surface: the connection class of ``connect_robust``, and the ``url`` and
+``reconnect_interval`` attributes, which its reconnection loop reads before each attempt:
+reading the interval is where the next node is chosen (at most once per attempt: the loop
+reads it twice in a row, to log it and to sleep).
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
+from collections.abc import Iterator, Sequence
 from contextlib import suppress
 from typing import Any
 
 import aio_pika
 import structlog
 from aio_pika import RobustConnection
-from aio_pika.abc import AbstractRobustConnection
+from aio_pika.abc import AbstractConnection, AbstractRobustConnection
 from yarl import URL
 
 from handlers import Backoff
@@ -29,6 +41,13 @@ RECONNECT_INITIAL = 0.05
 RECONNECT_MAX = 0.8
 LOG_EVERY = 10.0
 """Seconds between two "broker unreachable" lines while it stays away."""
+SAME_ATTEMPT = 0.01
+"""Reads of the interval closer than this belong to one attempt."""
+
+
+def broker_urls(setting: str) -> list[str]:
+    """The nodes of ``POS_ADAPTER_AMQP_URL`` (comma-separated), in order."""
+    return [url.strip() for url in setting.split(",") if url.strip()]
 
 
 class QuickReconnect(RobustConnection):
@@ -36,12 +55,25 @@ class QuickReconnect(RobustConnection):
         self, url: URL, loop: asyncio.AbstractEventLoop | None = None, **kwargs: Any
     ) -> None:
         self._backoff = Backoff(initial=RECONNECT_INITIAL, maximum=RECONNECT_MAX)
+        self._nodes: Iterator[URL] | None = None
+        self._last_pick = -1.0
         super().__init__(url, loop, **kwargs)
         self.reconnect_callbacks.add(self._connected_again)
+
+    def go_round(self, urls: Sequence[str], connected_to: int) -> None:
+        """Reconnect to the next of ``urls`` (``connected_to``: the one we are on)."""
+        if len(urls) < 2:
+            return
+        ordered = [*urls[connected_to + 1:], *urls[:connected_to + 1]]
+        self._nodes = itertools.cycle([URL(url) for url in ordered])
 
     @property
     def reconnect_interval(self) -> float:
         """The next pause between two attempts (read by aio-pika before each one)."""
+        now = time.monotonic()
+        if self._nodes is not None and now - self._last_pick > SAME_ATTEMPT:
+            self.url = next(self._nodes)
+        self._last_pick = now
         return self._backoff.next_delay()
 
     @reconnect_interval.setter
@@ -50,28 +82,51 @@ class QuickReconnect(RobustConnection):
 
     def _connected_again(self, *_args: Any) -> None:
         self._backoff.reset()
-        log.info("broker connection restored")
+        log.info("broker connection restored", node=_safe(self.url))
 
 
 async def connect_broker(
-    url: str, connection_name: str, stop: asyncio.Event
+    setting: str, connection_name: str, stop: asyncio.Event
 ) -> AbstractRobustConnection | None:
-    """Connect, retrying with back-off until the broker answers; None if told to stop."""
+    """Connect to the first node that answers, going round the nodes with back-off until
+    one does; None if told to stop first."""
+    urls = broker_urls(setting)
     backoff = Backoff(initial=RECONNECT_INITIAL * 4, maximum=RECONNECT_MAX * 2)
     last_logged = -LOG_EVERY
-    while True:
+    for index in itertools.cycle(range(len(urls))):
         try:
-            return await aio_pika.connect_robust(
-                url, connection_class=QuickReconnect,
+            connection = await aio_pika.connect_robust(
+                urls[index], connection_class=QuickReconnect,
                 client_properties={"connection_name": connection_name},
             )
         except (ConnectionError, OSError, aio_pika.exceptions.AMQPError) as exc:
+            if index < len(urls) - 1:
+                continue  # the next node, at once
             delay = backoff.next_delay()
             if time.monotonic() - last_logged >= LOG_EVERY:
                 last_logged = time.monotonic()
                 log.warning("broker unreachable", error=str(exc) or repr(exc),
-                            retry_in=round(delay, 2))
+                            nodes=len(urls), retry_in=round(delay, 2))
             with suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), delay)
             if stop.is_set():
                 return None
+            continue
+        assert isinstance(connection, QuickReconnect)
+        connection.go_round(urls, index)
+        return connection
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+async def connect_once(setting: str, *, timeout: float | None = None) -> AbstractConnection:
+    """A plain connection (operator commands) to the first node of ``setting`` that
+    answers; the last node's error when none does."""
+    urls = broker_urls(setting)
+    for url in urls[:-1]:
+        with suppress(ConnectionError, OSError, aio_pika.exceptions.AMQPError):
+            return await aio_pika.connect(url, timeout=timeout)
+    return await aio_pika.connect(urls[-1], timeout=timeout)
+
+
+def _safe(url: URL) -> str:
+    return str(url.with_password("******") if url.password else url)

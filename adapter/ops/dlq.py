@@ -70,6 +70,7 @@ from rich.measure import Measurement
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from adapter.amqp import connect_once
 from adapter.settings import Settings
 from schemas import COMMAND_TYPES
 
@@ -286,7 +287,7 @@ def safe_url(url: str) -> str:
 async def connect(settings: Settings) -> AbstractConnection:
     """A plain connection: a robust one would reconnect and consume again behind our back."""
     try:
-        return await aio_pika.connect(settings.amqp_url, timeout=CONNECT_TIMEOUT)
+        return await connect_once(settings.amqp_url, timeout=CONNECT_TIMEOUT)
     except (OSError, TimeoutError, aiormq.exceptions.AMQPError) as exc:
         raise DlqError(f"no RabbitMQ answers at {safe_url(settings.amqp_url)} "
                        f"({type(exc).__name__}: {exc})") from None

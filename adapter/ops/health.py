@@ -42,6 +42,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
+from adapter.amqp import connect_once
 from adapter.metrics import CONSUMER_UP, LAST_CHECK
 from adapter.settings import LogLevel, Settings
 from pos_drivers import PosError
@@ -112,7 +113,7 @@ def _broker_address(settings: Settings) -> str:
 
 
 async def check_broker(settings: Settings, timeout: float) -> Check:
-    connection = await aio_pika.connect(settings.amqp_url, timeout=timeout)
+    connection = await connect_once(settings.amqp_url, timeout=timeout)
     await connection.close()
     return Check("broker", True, f"connected to {_broker_address(settings)}")
 
@@ -184,7 +185,7 @@ def _consumer_state(
 
 
 async def consumer_from_queue(settings: Settings, timeout: float) -> Check:
-    connection = await aio_pika.connect(settings.amqp_url, timeout=timeout)
+    connection = await connect_once(settings.amqp_url, timeout=timeout)
     async with connection:
         channel = await connection.channel()
         try:

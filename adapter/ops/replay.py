@@ -41,13 +41,12 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Annotated, Any
 
-import aio_pika
 import aiormq
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 from rich.table import Table
 
-from adapter.amqp import message_properties
+from adapter.amqp import connect_once, message_properties
 from adapter.ops.messages import (
     DirectionOption,
     JsonOption,
@@ -224,7 +223,7 @@ async def publish(
 ) -> list[Step]:
     """Publish each step, confirmed; the steps with their results."""
     try:
-        connection = await aio_pika.connect(settings.amqp_url, timeout=10)
+        connection = await connect_once(settings.amqp_url, timeout=10)
     except (aiormq.exceptions.AMQPError, ConnectionError, OSError, TimeoutError) as exc:
         return [replace(step, result=f"not published: cannot connect ({exc!r})")
                 for step in steps]

@@ -11,6 +11,8 @@ from typing import Annotated, Any
 import aio_pika
 import typer
 
+from adapter.amqp import connect_once
+
 TIMEOUT = 30.0
 
 
@@ -38,7 +40,7 @@ def resync(
 async def _ask(amqp_url: str, location_id: str, table: str) -> dict[str, Any]:
     from adapter.control import control_queue
 
-    connection = await aio_pika.connect(amqp_url)
+    connection = await connect_once(amqp_url)
     async with connection:
         channel = await connection.channel(on_return_raises=True)
         replies = await channel.get_queue("amq.rabbitmq.reply-to", ensure=False)

@@ -178,4 +178,5 @@ def _holder_of(member: Member, holder: str) -> bool:
 
 async def _delete_all_queues(settings: Settings, ids: list[str]) -> None:
     for location in ids:
-        await delete_queues(settings.amqp_url, settings.model_copy(update={"location_id": location}))
+        located = settings.model_copy(update={"location_id": location})
+        await delete_queues(settings.amqp_url, located)
