@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
-import asyncio
 import gc
-from collections.abc import Coroutine
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated
 
 import typer
 
-from adapter.drivers import ConfiguredDriver, configured_driver
-from adapter.locations import Location, load_locations
+from adapter.commandline import (
+    LocationOption,
+    driver_or_exit,
+    locations_or_exit,
+    process_settings_or_exit,
+    run_async,
+    settings_or_exit,
+)
 from adapter.ops import dlq, messages, replay, resync, streams
 from adapter.ops.health import health
-from adapter.settings import Settings, SettingsError, load_settings
 
 app = typer.Typer(
     help="pos-adapter: connects a restaurant POS to OpenApp over RabbitMQ.",
@@ -23,17 +26,6 @@ app = typer.Typer(
     add_completion=False,
 )
 
-T = TypeVar("T")
-
-
-def run_async(coro: Coroutine[Any, Any, T]) -> T:
-    """Run on uvloop when it is installed: the broker client is faster on it."""
-    try:
-        import uvloop
-    except ImportError:  # pragma: no cover - Windows
-        return asyncio.run(coro)
-    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-        return runner.run(coro)
 
 
 def quiet_garbage_collector() -> None:
@@ -45,40 +37,13 @@ def quiet_garbage_collector() -> None:
     gc.set_threshold(20_000, 50, 100)
 
 
-def settings_or_exit() -> Settings:
-    try:
-        return load_settings()
-    except SettingsError as exc:
-        typer.echo(f"pos-adapter: {exc}", err=True)
-        raise typer.Exit(2) from None
-
-
-def locations_or_exit(settings: Settings) -> list[Location]:
-    """The locations to serve, each with its driver; one line per fault and exit 2."""
-    try:
-        return load_locations(settings)
-    except SettingsError as exc:
-        for line in str(exc).splitlines():
-            typer.echo(f"pos-adapter: {line}", err=True)
-        raise typer.Exit(2) from None
-
-
-def driver_or_exit(settings: Settings) -> ConfiguredDriver:
-    """The configured driver with its settings; one line and exit 2 when they are wrong."""
-    try:
-        return configured_driver(settings)
-    except SettingsError as exc:
-        typer.echo(f"pos-adapter: {exc}", err=True)
-        raise typer.Exit(2) from None
-
-
 @app.command()
 def run() -> None:
     """Run the worker (configuration from POS_ADAPTER_* environment variables)."""
     from adapter.logging import configure_logging
     from adapter.worker import Worker
 
-    settings = settings_or_exit()
+    settings = process_settings_or_exit()
     worker = Worker(settings, locations=locations_or_exit(settings))
     configure_logging(settings.log_level, settings.log_format)
 
@@ -144,6 +109,7 @@ def show_settings(
     markdown: Annotated[bool, typer.Option(
         "--markdown", help="Print every setting of the adapter and of each installed driver "
         "as the README's Markdown tables.")] = False,
+    location: LocationOption = None,
 ) -> None:
     """Show the settings in effect (adapter and driver; secrets masked)."""
     from rich.console import Console
@@ -154,7 +120,7 @@ def show_settings(
     if markdown:
         typer.echo(configuration_markdown())
         return
-    settings = settings_or_exit()
+    settings = settings_or_exit(location)
     driver = driver_or_exit(settings)
     table = Table("setting", "value")
     for name, value in in_effect(settings):

@@ -33,7 +33,7 @@ from typing import Any, TypeVar
 from pydantic import ValidationError
 
 from adapter.drivers import ConfiguredDriver, configured_driver, driver_class
-from adapter.settings import Settings, SettingsError
+from adapter.settings import Settings, SettingsError, describe_settings_error
 
 OVERRIDES = frozenset({"poll_interval", "change_mode", "pos_deadline", "pos_request_timeout",
                        "submission_policy"})
@@ -78,6 +78,34 @@ def load_locations(settings: Settings) -> list[Location]:
         name = settings.locations_file
         raise LocationsFileError("\n".join(f"{name}: {fault}" for fault in faults))
     return locations
+
+
+def location_settings(settings: Settings, location_id: str | None) -> Settings:
+    """One location's adapter settings, for an operator command (its driver's settings
+    are not needed, nor checked). ``location_id`` None: the only one there is."""
+    if settings.locations_file is None:
+        if location_id is None or location_id == settings.location_id:
+            return settings
+        return settings.model_copy(update={"location_id": location_id})
+    tables = [t for t in _read(settings.locations_file) if isinstance(t, Mapping)]
+    ids = [str(t.get("id")) for t in tables]
+    if location_id is None:
+        if len(ids) != 1:
+            raise SettingsError(f"{settings.locations_file} has several locations "
+                                f"({', '.join(ids)}): say which with --location")
+        location_id = ids[0]
+    if location_id not in ids:
+        raise SettingsError(f"{settings.locations_file} has no location {location_id!r} "
+                            f"(it has: {', '.join(ids)})")
+    [table] = [t for t in tables if str(t.get("id")) == location_id]
+    faults: list[str] = []
+    own = {key: _expanded(value, key, faults, set(), key) for key, value in table.items()
+           if key in _ADAPTER_KEYS and key != "id"}
+    try:
+        return Settings(**{**settings.model_dump(exclude={"locations_file"}), **own,
+                           "location_id": location_id})
+    except ValidationError as exc:
+        raise SettingsError(describe_settings_error(exc, "")) from None
 
 
 def _read(path: Path) -> Sequence[Any]:

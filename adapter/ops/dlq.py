@@ -71,6 +71,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from adapter.amqp import connect_once
+from adapter.commandline import LocationOption, run_async, settings_or_exit
 from adapter.settings import Settings
 from schemas import COMMAND_TYPES
 
@@ -661,16 +662,8 @@ async def purge(settings: Settings, *, execute: bool) -> PurgeReport:
 JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable JSON output.")]
 
 
-def _settings() -> Settings:
-    from adapter.cli import settings_or_exit  # here: adapter.cli imports this module
-
-    return settings_or_exit()
-
-
 def _run(operation: Coroutine[Any, Any, T]) -> T:
     """Run it on the CLI's event loop; a failure is one line on stderr and exit code 1."""
-    from adapter.cli import run_async  # here: adapter.cli imports this module
-
     try:
         return run_async(operation)
     except BrokenPipeError:  # `dlq dump | head`: stop quietly, as other tools do
@@ -746,9 +739,10 @@ def _letters_table(title: str, letters: Sequence[Letter]) -> Table:
 def list_(
     limit: Annotated[int, typer.Option(min=0, help="Show at most N messages (0: all).")] = 100,
     as_json: JsonOption = False,
+    location: LocationOption = None,
 ) -> None:
     """One row per message, head first; the queue is left exactly as it was."""
-    settings = _settings()
+    settings = settings_or_exit(location)
     letters, queue = _run(read_all(settings))
     shown = letters[:limit] if limit else letters
     if as_json:
@@ -768,9 +762,10 @@ def list_(
 def show(
     target: Annotated[str, typer.Argument(help="A position (1 is the head) or a messageId.")],
     as_json: JsonOption = False,
+    location: LocationOption = None,
 ) -> None:
     """One message: its properties, headers and body; the queue is left as it was."""
-    settings = _settings()
+    settings = settings_or_exit(location)
     letters, queue = _run(read_all(settings))
     letter = find(letters, target)
     if letter is None:
@@ -818,6 +813,7 @@ def _show(console: Console, letter: Letter, queue: DeadLetterQueue) -> None:
 @app.command()
 def dump(
     out: Annotated[str, typer.Option("--out", help="File to write, or - for stdout.")] = "-",
+    location: LocationOption = None,
 ) -> None:
     """Every message as a JSON line; the queue is left as it was.
 
@@ -825,7 +821,7 @@ def dump(
     and body_text when the body is UTF-8. A file is written under a .partial name and
     renamed when complete, so a dump cut short is never mistaken for a whole one.
     """
-    settings = _settings()
+    settings = settings_or_exit(location)
     queue = _run(_dump(settings, out))
     where = "stdout" if out == "-" else out
     _stderr().print(f"dumped {queue.read} messages of {queue.name} to {escape(where)}; "
@@ -870,6 +866,7 @@ def replay_command(
     rate: Annotated[float | None, typer.Option(
         help="At most N messages per second.")] = None,
     as_json: JsonOption = False,
+    location: LocationOption = None,
 ) -> None:
     """Put dead-lettered commands back on the command exchange; without --execute, the plan.
 
@@ -882,7 +879,7 @@ def replay_command(
         raise typer.BadParameter("say which messages: --message-id ID (repeatable) or --all")
     if rate is not None and rate <= 0:
         raise typer.BadParameter("must be positive", param_hint="--rate")
-    settings = _settings()
+    settings = settings_or_exit(location)
     with _progress(execute) as progress:
         report = _run(replay(settings, message_ids=ids, execute=execute, rate=rate,
                              progress=progress))
@@ -948,9 +945,10 @@ def purge_command(
     execute: Annotated[bool, typer.Option(
         "--execute", help="Do it; without this, only print the plan.")] = False,
     as_json: JsonOption = False,
+    location: LocationOption = None,
 ) -> None:
     """Delete every message of the dead-letter queue; without --execute, the plan."""
-    settings = _settings()
+    settings = settings_or_exit(location)
     report = _run(purge(settings, execute=execute))
     if report.other_consumers:
         _stderr().print(f"[yellow]warning[/yellow]: {report.other_consumers} consumers are "

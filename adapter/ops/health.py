@@ -43,6 +43,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
 from adapter.amqp import connect_once
+from adapter.commandline import LocationOption, driver_or_exit, run_async, settings_or_exit
 from adapter.metrics import CONSUMER_UP, LAST_CHECK
 from adapter.settings import LogLevel, Settings
 from pos_drivers import PosError
@@ -291,6 +292,7 @@ def health(
         int, typer.Option(help="Most unsent outbox messages still considered healthy.")
     ] = 1000,
     timeout: Annotated[float, typer.Option(help="Seconds each check may take.")] = 5.0,
+    location: LocationOption = None,
 ) -> None:
     """Check the broker, our consumer, the store, the outbox backlog and the POS
     (configuration from the same POS_ADAPTER_* variables as run). Exit code 0 when all
@@ -301,10 +303,9 @@ def health(
     tell our consumer from a standby's. With POS_ADAPTER_METRICS_PORT=0, the queue's
     consumer count is used instead, and the output says so.
     """
-    from adapter.cli import driver_or_exit, run_async, settings_or_exit
     from adapter.logging import configure_logging
 
-    settings = settings_or_exit()
+    settings = settings_or_exit(location)
     driver_or_exit(settings)
     configure_logging(LogLevel.ERROR, settings.log_format)
     report = run_async(check_health(settings, max_backlog=max_backlog, timeout=timeout))

@@ -28,6 +28,7 @@ from rich.console import Console
 from rich.json import JSON
 from rich.table import Table
 
+from adapter.commandline import LocationOption, run_async, settings_or_exit
 from adapter.store import MessageQuery, StoredMessage, StoreReader, StoreUnavailable
 from schemas import RESULT_TYPES
 
@@ -100,6 +101,7 @@ def message_query(
     until: str | None,
     limit: int | None,
     message_ids: Iterable[str] = (),
+    location: str | None = None,
 ) -> MessageQuery:
     """The store query for the command-line filters (a bad time is a usage error)."""
     times: dict[str, datetime | None] = {}
@@ -110,6 +112,7 @@ def message_query(
             raise typer.BadParameter(str(exc), param_hint=option) from None
     return MessageQuery(
         pos_table_id=table,
+        location_id=location,
         message_type=message_type,
         direction=None if direction is None else ("in" if direction is Direction.IN else "out"),
         since=times["--since"],
@@ -121,7 +124,6 @@ def message_query(
 
 def read_store(url: str, job: Callable[[StoreReader], Awaitable[T]]) -> T:
     """Run ``job`` with a reader of the store at ``url``; exit 2 when it cannot be read."""
-    from adapter.cli import run_async
 
     async def main() -> T:
         async with StoreReader(url) as reader:
@@ -197,13 +199,12 @@ def list_messages(
         int, typer.Option("--limit", min=1, help="At most this many, the latest.")
     ] = DEFAULT_LIMIT,
     json_output: JsonOption = False,
+    location: LocationOption = None,
 ) -> None:
     """List messages received and published, oldest first (the latest --limit of them)."""
-    from adapter.cli import settings_or_exit
-
-    settings = settings_or_exit()
+    settings = settings_or_exit(location)
     query = message_query(table=table, message_type=message_type, direction=direction,
-                          since=since, until=until, limit=limit)
+                          since=since, until=until, limit=limit, location=location)
     messages = read_store(settings.store_url, lambda reader: reader.messages(query))
     if json_output:
         print_json([summary(message) for message in messages])
@@ -265,15 +266,14 @@ async def _related(reader: StoreReader, records: list[StoredMessage]) -> dict[st
 def show_message(
     message_id: Annotated[str, typer.Argument(help="The messageId.")],
     json_output: JsonOption = False,
+    location: LocationOption = None,
 ) -> None:
     """Show one message in full, with the messages it links to.
 
     Every time it was received or published; a command's result and the stream it
     opened, a result's command, a change's opening request.
     """
-    from adapter.cli import settings_or_exit
-
-    settings = settings_or_exit()
+    settings = settings_or_exit(location)
 
     async def job(reader: StoreReader) -> tuple[list[StoredMessage], dict[str, Any]]:
         records = await reader.messages(MessageQuery(message_ids=(message_id,)))

@@ -47,6 +47,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemaining
 from rich.table import Table
 
 from adapter.amqp import connect_once, message_properties
+from adapter.commandline import LocationOption, run_async, settings_or_exit
 from adapter.ops.messages import (
     DirectionOption,
     JsonOption,
@@ -287,22 +288,21 @@ def replay(
         float | None, typer.Option("--rate", min=0.01, help="At most N messages per second.")
     ] = None,
     json_output: JsonOption = False,
+    location: LocationOption = None,
 ) -> None:
     """Publish stored messages again (the plan only, unless --execute).
 
     Results and changes go to OpenApp again with their messageId; commands go back to
     the adapter, which answers them from its inbox (or afresh with --reprocess).
     """
-    from adapter.cli import settings_or_exit
-
     if not (message_ids or table or message_type or direction or since or until):
         typer.echo("pos-adapter: say what to replay: --message-id, or filters (--table, "
                    "--type, --direction, --since, --until)", err=True)
         raise typer.Exit(2)
-    settings = settings_or_exit()
+    settings = settings_or_exit(location)
     query: MessageQuery = message_query(
         table=table, message_type=message_type, direction=direction, since=since,
-        until=until, limit=limit, message_ids=message_ids or (),
+        until=until, limit=limit, message_ids=message_ids or (), location=location,
     )
     messages = read_store(settings.store_url, lambda reader: reader.messages(query))
     steps, skipped = plan(messages, settings, reprocess=reprocess)
@@ -318,7 +318,6 @@ def replay(
 def _run_publish(
     settings: Settings, steps: list[Step], rate: float | None, *, show_progress: bool
 ) -> list[Step]:
-    from adapter.cli import run_async
 
     progress = Progress(
         "[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),

@@ -12,6 +12,7 @@ import aio_pika
 import typer
 
 from adapter.amqp import connect_once
+from adapter.commandline import LocationOption, run_async, settings_or_exit
 
 TIMEOUT = 30.0
 
@@ -19,11 +20,10 @@ TIMEOUT = 30.0
 def resync(
     pos_table_id: Annotated[str, typer.Argument(help="The POS table to read again.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print the answer as JSON.")] = False,
+    location: LocationOption = None,
 ) -> None:
     """Ask the running adapter to read a table now and push what changed."""
-    from adapter.cli import run_async, settings_or_exit
-
-    settings = settings_or_exit()
+    settings = settings_or_exit(location)
     try:
         answer = run_async(_ask(settings.amqp_url, settings.location_id, pos_table_id))
     except (OSError, aio_pika.exceptions.AMQPError, TimeoutError) as exc:

@@ -14,6 +14,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from adapter.commandline import LocationOption, settings_or_exit
 from adapter.ops.messages import JsonOption, console, iso, print_json, read_store, when
 from adapter.store import StoreReader
 from handlers import StreamRecord, StreamStatus
@@ -54,13 +55,12 @@ def list_streams(
         StreamStatus | None, typer.Option("--status", help="Only streams in this status.")
     ] = None,
     json_output: JsonOption = False,
+    location: LocationOption = None,
 ) -> None:
     """List the streams, oldest first."""
-    from adapter.cli import settings_or_exit
-
-    settings = settings_or_exit()
+    settings = settings_or_exit(location)
     wanted = status.value if status is not None else None
-    found = read_store(settings.store_url, lambda reader: reader.streams(wanted))
+    found = read_store(settings.store_url, lambda reader: reader.streams(wanted, location))
     if json_output:
         print_json([stream_document(stream) for stream in found])
         return
@@ -94,17 +94,16 @@ def _streams_table(found: list[StreamRecord], *, title: str | None = None) -> Ta
 def show_stream(
     pos_table_id: Annotated[str, typer.Argument(help="The posTableId.")],
     json_output: JsonOption = False,
+    location: LocationOption = None,
 ) -> None:
     """Show a table's stream with its baseline snapshot.
 
     The active stream, else the latest; then the table's earlier streams.
     """
-    from adapter.cli import settings_or_exit
-
-    settings = settings_or_exit()
+    settings = settings_or_exit(location)
 
     async def job(reader: StoreReader) -> list[StreamRecord]:
-        return await reader.table_streams(pos_table_id)
+        return await reader.table_streams(pos_table_id, location)
 
     found = read_store(settings.store_url, job)
     if not found:

@@ -87,6 +87,7 @@ class MessageQuery:
     """Which messages: every condition given must hold. ``limit`` keeps the latest."""
 
     pos_table_id: str | None = None
+    location_id: str | None = None
     message_type: str | None = None
     direction: Direction | None = None
     since: datetime | None = None
@@ -157,20 +158,29 @@ class StoreReader:
 
     # -- streams ---------------------------------------------------------------------
 
-    async def streams(self, status: str | None = None) -> list[StreamRecord]:
-        """Every stream kept (ended ones until the retention prunes them), oldest first."""
+    async def streams(
+        self, status: str | None = None, location_id: str | None = None
+    ) -> list[StreamRecord]:
+        """Every stream kept (ended ones until the retention prunes them), oldest first;
+        of one location when ``location_id`` is given."""
         query = select(streams).order_by(streams.c.opened_at, streams.c.stream_id)
         if status is not None:
             query = query.where(streams.c.status == status)
+        if location_id is not None:
+            query = query.where(streams.c.location_id == location_id)
         return [stream_record(row) for row in await self._fetch(query)]
 
-    async def table_streams(self, pos_table_id: str) -> list[StreamRecord]:
-        """The streams of one table (any location), newest first."""
+    async def table_streams(
+        self, pos_table_id: str, location_id: str | None = None
+    ) -> list[StreamRecord]:
+        """The streams of one table (of any location, or of ``location_id``), newest first."""
         query = (
             select(streams)
             .where(streams.c.pos_table_id == pos_table_id)
             .order_by(streams.c.opened_at.desc(), streams.c.stream_id)
         )
+        if location_id is not None:
+            query = query.where(streams.c.location_id == location_id)
         return [stream_record(row) for row in await self._fetch(query)]
 
 
@@ -204,6 +214,8 @@ def _filtered(
         statement = statement.where(table.c.message_id.in_(query.message_ids))
     if query.pos_table_id is not None:
         statement = statement.where(table.c.pos_table_id == query.pos_table_id)
+    if query.location_id is not None:
+        statement = statement.where(table.c.location_id == query.location_id)
     if query.message_type is not None:
         statement = statement.where(table.c.message_type == query.message_type)
     if query.since is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -17,6 +18,7 @@ from adapter.testing import OpenAppClient
 from adapter.worker import Worker
 from pos_drivers.mock import MockPosControl, MockPosServer
 from tests.integration.conftest import delete_queues
+from tests.integration.test_cli import run_cli
 from tests.ops.conftest import free_port, scrape, value
 
 pytestmark = pytest.mark.rabbitmq
@@ -84,3 +86,36 @@ async def test_each_location_of_the_file_is_served_on_its_own(
         assert value(samples, "pos_adapter_messages_in_total", location=location,
                      type=SNAPSHOT, outcome="RESOLVED") == 1
     assert value(samples, "pos_adapter_locations_served") == 2
+
+
+async def test_operator_commands_take_the_location(
+    settings: Settings, tmp_path: Path, amqp_url: str
+) -> None:
+    first, second = (f"t-{uuid.uuid4().hex[:10]}" for _ in range(2))
+    async with (
+        MockPosServer() as server,
+        OpenAppClient(amqp_url, first) as first_app, OpenAppClient(amqp_url, second) as second_app,
+    ):
+        locations = tmp_path / "locations.toml"
+        locations.write_text(f'[[location]]\nid = "{first}"\n\n[[location]]\nid = "{second}"\n')
+        configured = settings.model_copy(update={
+            "locations_file": locations, "pos_url": server.url, "inbox_queue": False})
+        env = {"POS_ADAPTER_AMQP_URL": amqp_url, "POS_ADAPTER_STORE_URL": configured.store_url,
+               "POS_ADAPTER_LOCATIONS_FILE": str(locations)}
+        async with serving(configured):
+            for app, table in ((first_app, "T1"), (second_app, "T2")):
+                await app.result_for(await app.send(SNAPSHOT, {"posTableId": table,
+                                                               "tableSessionId": "s"}))
+            unsaid = await run_cli("streams", "list", env=env)
+            listed = await run_cli("streams", "list", "--location", second, "--json", env=env)
+            resynced = await run_cli("resync", "T2", "--location", second, env=env)
+
+    code, out, err = unsaid
+    assert code == 2
+    assert "say which with --location" in err
+    code, out, err = listed
+    assert code == 0, err
+    assert [(s["locationId"], s["posTableId"]) for s in json.loads(out)] == [(second, "T2")]
+    code, out, err = resynced
+    assert code == 0, err
+    assert "T2: 0 change(s) pushed" in out
