@@ -95,8 +95,9 @@ class Settings(BaseSettings):
         "submission (the POS checks again when the lines are added); `0` reads it every time")
     shutdown_grace: Seconds = Field(10.0, description="seconds to finish in-flight work on "
                                     "stop")
-    lease_ttl: Seconds = Field(15.0, description="seconds a location's lease lasts without "
-                               "renewal; a standby takes over after it")
+    lease_ttl: Seconds = Field(15.0, description="seconds a location's lease (and a fleet "
+                               "member's heartbeat) lasts without renewal: another process "
+                               "takes a dead one's locations over after it")
     retention: Seconds = Field(7 * 24 * 3600, description="seconds handled messages and sent "
                                "results are kept")
     log_level: LogLevel = Field(LogLevel.INFO, description="`debug`, `info`, `warning`, "
