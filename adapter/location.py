@@ -47,6 +47,7 @@ class Shared:
     connection: AbstractRobustConnection
     relay: OutboxRelay
     dead_letter: AbstractExchange
+    control: ControlServer
     metrics: Metrics
     supervisor: Supervisor
 
@@ -61,6 +62,7 @@ class LocationService:
         self._connection = shared.connection
         self._relay = shared.relay
         self._dead_letter = shared.dead_letter
+        self._control = shared.control
         self._all_metrics = shared.metrics
         self.metrics = shared.metrics.location(location.id, location.settings.driver)
         self._supervisor = shared.supervisor
@@ -112,7 +114,7 @@ class LocationService:
             metrics=self.metrics, counted_by_queue=settings.queue_type is QueueType.QUORUM,
         )
         await self.consumer.start()
-        await ControlServer(channel, self.id, watcher).start()
+        await self._control.serve(self.id, watcher.sync_table)
         self._start_reports(ctx, self.consumer, watcher)
 
     def _dispatcher(self, ctx: HandlerContext) -> Dispatcher:
@@ -162,6 +164,8 @@ class LocationService:
         with structlog.contextvars.bound_contextvars(locationId=self.id):
             if self._watchdog is not None:
                 self._watchdog.cancel()  # a consumer stopped on purpose is not lost
+            with contextlib.suppress(Exception):
+                await self._control.unserve(self.id)
             if self.consumer is not None:
                 await self.consumer.stop(grace)
             tasks, self._tasks = self._tasks, []

@@ -71,6 +71,10 @@ class Settings(BaseSettings):
     pos_request_timeout: Seconds = Field(3.0, description="seconds for one POS request")
     queue_type: QueueType = Field(QueueType.QUORUM, description="command queue type, "
                                   "`quorum` or `classic`")
+    dead_letter_queue_type: QueueType = Field(
+        QueueType.CLASSIC, description="dead-letter queue type; `quorum` replicates dead "
+        "letters in a cluster, at the broker's cost of one more quorum queue per location "
+        "(an existing queue keeps its type)")
     prefetch: Annotated[int, Field(ge=1, le=1000)] = Field(
         32, description="unacknowledged commands in flight")
     max_redeliveries: Annotated[int, Field(ge=0, le=100)] = Field(

@@ -38,6 +38,7 @@ from aio_pika import ExchangeType
 from aio_pika.abc import AbstractRobustConnection
 
 from adapter.amqp import OutboxRelay, connect_broker
+from adapter.control import ControlServer
 from adapter.drivers import ConfiguredDriver
 from adapter.fleet import Fleet
 from adapter.instrumented import sample_backlog
@@ -54,6 +55,8 @@ from pos_drivers import StartRefused
 log = structlog.get_logger("pos_adapter.worker")
 
 PRUNE_INTERVAL = 3600.0
+STARTING_AT_ONCE = 8
+"""Locations started together: a burst of queue declarations is hard on a broker."""
 EXIT_CONFIGURATION = 2
 EXIT_CONSUMER_LOST = 3
 EXIT_TASK_FAILED = 5
@@ -91,6 +94,7 @@ class Worker:
         self.exit_code = 0
         self._connection: AbstractRobustConnection | None = None
         self._shared: Shared | None = None
+        self._starting = asyncio.Semaphore(STARTING_AT_ONCE)
 
     # -- the one location, for a process that serves one --------------------------------
 
@@ -160,7 +164,9 @@ class Worker:
         relay = self.relay = OutboxRelay(
             store, publish, settings.events_exchange, metrics=self.metrics, locations=()
         )
-        self._shared = Shared(store, connection, relay, dead_letter, self.metrics,
+        control = ControlServer(await connection.channel())
+        await control.start()
+        self._shared = Shared(store, connection, relay, dead_letter, control, self.metrics,
                               self.supervisor)
         spawn = self.supervisor.spawn
         spawn("outbox-relay", relay.run)
@@ -191,7 +197,8 @@ class Worker:
         service = LocationService(self.locations[location_id], self._shared,
                                   on_consumer_lost=self._consumer_lost)
         try:
-            await service.start()
+            async with self._starting:
+                await service.start()
         except StartRefused as exc:
             log.error("the POS refuses this driver's configuration: not serving the location",
                       locationId=location_id, driver=service.settings.driver, error=exc.message)

@@ -5,10 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import aio_pika
+import structlog
 from aio_pika import ExchangeType
 from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractQueue
 
 from adapter.settings import QueueType, Settings
+
+log = structlog.get_logger("pos_adapter.topology")
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,9 +47,8 @@ async def declare_topology(channel: AbstractChannel, settings: Settings) -> Topo
     dead_letter = await channel.declare_exchange(
         settings.dead_letter_exchange, ExchangeType.DIRECT, durable=True
     )
-    queue_type: dict[str, Any] = {"x-queue-type": settings.queue_type.value}
-    dead_letter_queue = await channel.declare_queue(
-        settings.dead_letter_queue, durable=True, arguments=queue_type
+    dead_letter_queue = await _declare_keeping_type(
+        channel, settings.dead_letter_queue, settings.dead_letter_queue_type
     )
     await dead_letter_queue.bind(dead_letter, routing_key=location)
     command_queue = await channel.declare_queue(
@@ -60,3 +63,19 @@ async def declare_topology(channel: AbstractChannel, settings: Settings) -> Topo
         )
         await inbox.bind(events, routing_key=f"{location}.#")
     return Topology(commands, events, dead_letter, command_queue, dead_letter_queue)
+
+
+async def _declare_keeping_type(
+    channel: AbstractChannel, name: str, queue_type: QueueType
+) -> AbstractQueue:
+    """A durable queue of ``queue_type``; one that exists with another type is kept as it
+    is (the broker refuses to change a queue's type, and its messages matter more)."""
+    try:
+        return await channel.declare_queue(
+            name, durable=True, arguments={"x-queue-type": queue_type.value}
+        )
+    except aio_pika.exceptions.ChannelPreconditionFailed:
+        log.warning("the queue exists with another type: kept as it is", queue=name,
+                    wanted=queue_type.value)
+        await channel.reopen()
+        return await channel.declare_queue(name, passive=True)

@@ -13,6 +13,7 @@ import typer
 
 from adapter.amqp import connect_once
 from adapter.commandline import LocationOption, run_async, settings_or_exit
+from adapter.control import CONTROL_EXCHANGE
 
 TIMEOUT = 30.0
 
@@ -38,8 +39,6 @@ def resync(
 
 
 async def _ask(amqp_url: str, location_id: str, table: str) -> dict[str, Any]:
-    from adapter.control import control_queue
-
     connection = await connect_once(amqp_url)
     async with connection:
         channel = await connection.channel(on_return_raises=True)
@@ -52,11 +51,13 @@ async def _ask(amqp_url: str, location_id: str, table: str) -> dict[str, Any]:
 
         await replies.consume(on_reply, no_ack=True)
         request = {"command": "resync", "posTableId": table}
+        control = await channel.declare_exchange(
+            CONTROL_EXCHANGE, aio_pika.ExchangeType.DIRECT, durable=True)
         try:
-            await channel.default_exchange.publish(
+            await control.publish(
                 aio_pika.Message(json.dumps(request).encode(), reply_to="amq.rabbitmq.reply-to",
                                  correlation_id=str(uuid.uuid4())),
-                routing_key=control_queue(location_id),
+                routing_key=location_id,
                 mandatory=True,
             )
         except aio_pika.exceptions.PublishError:

@@ -29,7 +29,7 @@ async def test_the_command_queue_is_declared_as_configured(
             )
             await channel.declare_queue(
                 settings.dead_letter_queue, durable=True,
-                arguments={"x-queue-type": queue_type.value},
+                arguments={"x-queue-type": settings.dead_letter_queue_type.value},
             )
             await channel.declare_queue(
                 settings.openapp_inbox_queue, durable=True,
@@ -62,3 +62,24 @@ async def test_results_wait_in_the_inbox_queue_until_openapp_binds(
     assert kept is not None
     assert kept.correlation_id == message_id
     assert kept.routing_key == f"{settings.location_id}.TableOrderSnapshotResolutionResult"
+
+
+@pytest.mark.parametrize("existing", [QueueType.QUORUM, QueueType.CLASSIC])
+async def test_a_dead_letter_queue_of_another_type_is_kept(
+    start_adapter: StartAdapter, amqp_url: str, settings: Settings, existing: QueueType
+) -> None:
+    """An adapter upgraded with another dead-letter queue type keeps the queue it had."""
+    connection = await aio_pika.connect(amqp_url)
+    async with connection:
+        channel = await connection.channel()
+        await channel.declare_queue(settings.dead_letter_queue, durable=True,
+                                    arguments={"x-queue-type": existing.value})
+    wanted = QueueType.CLASSIC if existing is QueueType.QUORUM else QueueType.QUORUM
+
+    async with start_adapter(dead_letter_queue_type=wanted) as worker:
+        assert worker.started.is_set()
+        connection = await aio_pika.connect(amqp_url)
+        async with connection:
+            channel = await connection.channel()
+            await channel.declare_queue(settings.dead_letter_queue, durable=True,
+                                        arguments={"x-queue-type": existing.value})
