@@ -4,11 +4,12 @@ Rows arrive from the store right after each commit (no polling) and, after a sta
 reconnect or a failure, from the store itself, a page at a time as confirms come back:
 after a long broker outage the backlog stays in the store, not in memory. Up to
 ``window`` publishes are in flight at once; a row counts as sent only when the broker
-confirmed it, and confirmed rows are marked sent in order. A return (unroutable), a
-nack or a lost channel stops the pipeline; the relay then resends from the first
-unconfirmed row (after a back-off for a refusal; as soon as the channel is restored for
-a lost one), so a stream's messages never overtake each other (consumers de-duplicate by
-messageId).
+confirmed it, and confirmed rows are marked sent in order. A return (unroutable) or
+a nack parks the row's location alone, with a back-off of its own, while the other
+locations' messages go on; once its back-off is over, the relay reads what is owed again
+from the first unconfirmed row. A lost channel stops the whole pipeline, which resends
+from the first unconfirmed row as soon as the channel is restored. So a stream's
+messages never overtake each other (consumers de-duplicate by messageId).
 A message is counted as out (``pos_adapter_messages_out_total``) on its confirm.
 
 One relay serves every location the process serves, and only those
@@ -20,6 +21,8 @@ processes never publish one stream at once.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import time
 from collections import deque
 from collections.abc import Callable, Iterable
 
@@ -43,13 +46,6 @@ PAGE = 1000
 
 class _Restart(Exception):
     """A location joined: read what is owed again, its rows among them."""
-
-
-class _PublishFailed(Exception):
-    def __init__(self, first_unconfirmed: int, reason: str) -> None:
-        super().__init__(reason)
-        self.first_unconfirmed = first_unconfirmed
-        self.reason = reason
 
 
 def message_properties(row: OutboxRow) -> aiormq.spec.Basic.Properties:
@@ -83,6 +79,9 @@ class OutboxRelay:
         of its own; see :meth:`serve`)."""
         self._served: set[str] | None = None if locations is None else set(locations)
         self._restart = False
+        self._parked: dict[str, float] = {}
+        """Locations whose messages wait (a return or nack): until when (monotonic)."""
+        self._backoffs: dict[str, Backoff] = {}
         self._in_flight: deque[tuple[OutboxRow, asyncio.Task[bool]]] = deque()
         self._settled = asyncio.Event()
         self._store = store
@@ -146,10 +145,11 @@ class OutboxRelay:
         return True
 
     def _served_rows(self, rows: list[OutboxRow]) -> list[OutboxRow]:
-        served = self._served
-        if served is None:
-            return rows
-        return [row for row in rows if row.message.location_id in served]
+        """The rows of the locations published now (served, not parked)."""
+        served, parked = self._served, self._parked
+        return [row for row in rows
+                if (served is None or row.message.location_id in served)
+                and row.message.location_id not in parked]
 
     def notify(self, rows: list[OutboxRow]) -> None:
         """Take rows just committed (called by the store, in id order)."""
@@ -180,19 +180,13 @@ class OutboxRelay:
         return True
 
     async def run(self) -> None:
-        backoff = Backoff(initial=0.1, maximum=5.0)
         while True:
             try:
                 await self._channel.ready()
                 underlay = await self._channel.get_underlay_channel()
-                await self._pump(underlay, backoff)
+                await self._pump(underlay)
             except _Restart:
                 self._schedule_reload(None)
-            except _PublishFailed as failure:
-                self._schedule_reload(failure.first_unconfirmed)
-                delay = backoff.next_delay()
-                log.warning("publish failed, resending", reason=failure.reason, retry_in=delay)
-                await asyncio.sleep(delay)
             except (aiormq.exceptions.AMQPError, ConnectionError, RuntimeError) as exc:
                 # ``ready()`` then waits for the connection to be restored: no back-off
                 # of our own on top of it, so that results flow as soon as it is back.
@@ -213,6 +207,32 @@ class OutboxRelay:
         self._pending.clear()
         self._idle.clear()
 
+    def _park(self, row: OutboxRow, reason: str) -> None:
+        """Hold the row's location back (a return or a nack): its messages wait, from
+        this one on, while the other locations' go on."""
+        location = row.message.location_id
+        backoff = self._backoffs.setdefault(location, Backoff(initial=0.1, maximum=5.0))
+        delay = backoff.next_delay()
+        self._parked[location] = time.monotonic() + delay
+        self._pending = deque(r for r in self._pending if r.message.location_id != location)
+        log.warning("publish refused; the location's messages wait, then go again",
+                    locationId=location, reason=reason, retry_in=round(delay, 2))
+
+    def _unpark_due(self) -> None:
+        """Let the locations whose wait is over go again (a reload reads their rows)."""
+        now = time.monotonic()
+        due = [location for location, until in self._parked.items() if until <= now]
+        for location in due:
+            del self._parked[location]
+        if due:
+            self._restart = True
+
+    def _until_unpark(self) -> float | None:
+        """Seconds until the next parked location may go again; None when none waits."""
+        if not self._parked:
+            return None
+        return max(0.0, min(self._parked.values()) - time.monotonic())
+
     def _enqueue(self, rows: list[OutboxRow]) -> None:
         for row in rows:
             if row.id > self._last_queued:
@@ -225,7 +245,8 @@ class OutboxRelay:
         try:
             locations = None if self._served is None else sorted(self._served)
             rows = await self._store.outbox_from(self._page_from, limit=PAGE,
-                                                 locations=locations)
+                                                 locations=locations,
+                                                 excluding=sorted(self._parked))
             self._enqueue(rows)
             if len(rows) == PAGE:
                 self._page_from = rows[-1].id + 1
@@ -238,10 +259,11 @@ class OutboxRelay:
         if len(rows) == PAGE:
             log.info("owed messages: paging them in from the store", page=len(rows))
 
-    async def _pump(self, underlay: AbstractChannel, backoff: Backoff) -> None:
+    async def _pump(self, underlay: AbstractChannel) -> None:
         in_flight = self._in_flight
         try:
             while True:
+                self._unpark_due()
                 if self._restart:
                     self._restart = False
                     raise _Restart
@@ -252,24 +274,15 @@ class OutboxRelay:
                     task = asyncio.create_task(self._publish(underlay, row))
                     task.add_done_callback(lambda _t: self._wakeup.set())
                     in_flight.append((row, task))
-                confirmed: list[int] = []
-                while in_flight and in_flight[0][1].done():
-                    row, task = in_flight.popleft()
-                    if task.cancelled() or task.exception() is not None or not task.result():
-                        raise _PublishFailed(row.id, _failure_reason(task))
-                    confirmed.append(row.id)
-                    if self._metrics is not None:
-                        self._metrics.messages_out.labels(
-                            row.message.location_id, row.message.message_type
-                        ).inc()
+                confirmed = self._settle_head(in_flight)
                 if confirmed:
                     self._settled.set()
                     self._store.mark_sent(confirmed)
                     self.published += len(confirmed)
-                    backoff.reset()
                 if not in_flight and not self._pending and not self._in_store:
-                    self._idle.set()
                     self._settled.set()
+                    if not self._parked:  # a parked location still owes its messages
+                        self._idle.set()
                 self._wakeup.clear()
                 if self._pending and len(in_flight) < self._window:
                     continue
@@ -277,12 +290,36 @@ class OutboxRelay:
                     continue
                 if in_flight and in_flight[0][1].done():
                     continue
-                await self._wakeup.wait()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wakeup.wait(), self._until_unpark())
         finally:
             if in_flight:
                 await asyncio.gather(*(task for _row, task in in_flight), return_exceptions=True)
                 in_flight.clear()
             self._settled.set()
+
+    def _settle_head(
+        self, in_flight: deque[tuple[OutboxRow, asyncio.Task[bool]]]
+    ) -> list[int]:
+        """The ids confirmed at the head of the pipeline, in order. A refused row parks
+        its location; later rows of a parked location do not count as sent (they go
+        again after it). A lost channel raises: everything goes again."""
+        confirmed: list[int] = []
+        while in_flight and in_flight[0][1].done():
+            row, task = in_flight.popleft()
+            location = row.message.location_id
+            refused = _refusal(task)
+            if refused is not None:
+                if location not in self._parked:
+                    self._park(row, refused)
+                continue
+            if location in self._parked:
+                continue
+            self._backoffs.pop(location, None)
+            confirmed.append(row.id)
+            if self._metrics is not None:
+                self._metrics.messages_out.labels(location, row.message.message_type).inc()
+        return confirmed
 
     async def _publish(self, underlay: AbstractChannel, row: OutboxRow) -> bool:
         result = await underlay.basic_publish(
@@ -296,10 +333,14 @@ class OutboxRelay:
         return isinstance(result, aiormq.spec.Basic.Ack)
 
 
-def _failure_reason(task: asyncio.Task[bool]) -> str:
+def _refusal(task: asyncio.Task[bool]) -> str | None:
+    """Why the broker refused the row (a return or a nack), None when it confirmed it;
+    raises when the channel failed (nothing can be said of the row)."""
     if task.cancelled():
-        return "cancelled"
+        raise ConnectionError("a publish was cancelled: the channel is going away")
     exc = task.exception()
-    if exc is None:
-        return "returned unroutable or nacked"
-    return repr(exc)
+    if isinstance(exc, aiormq.exceptions.PublishError):
+        return repr(exc)
+    if exc is not None:
+        raise exc
+    return None if task.result() else "nacked"

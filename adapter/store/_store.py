@@ -205,11 +205,17 @@ class SqlStore:
         return [submission_record(row) for row in rows]
 
     async def outbox_from(
-        self, first_id: int | None, limit: int = 1000, locations: Sequence[str] | None = None
+        self,
+        first_id: int | None,
+        limit: int = 1000,
+        locations: Sequence[str] | None = None,
+        excluding: Sequence[str] = (),
     ) -> list[OutboxRow]:
         """Outbox rows to (re)send: from ``first_id`` on, or from the first unsent row;
-        only those of ``locations`` when given."""
+        only those of ``locations`` when given, none of ``excluding``."""
         where = [] if locations is None else [outbox.c.location_id.in_(locations)]
+        if excluding:
+            where.append(outbox.c.location_id.not_in(excluding))
         if first_id is None:
             unsent = outbox.c.sent_at.is_(None)
             rows = await self._fetch(select(func.min(outbox.c.id)).where(unsent, *where))

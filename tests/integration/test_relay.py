@@ -150,3 +150,26 @@ async def test_a_backlog_is_paged_in_from_the_store_in_order(
 
     assert received == list(range(400))
     assert max(held) <= 40 + 40 // 2  # the backlog: a page and a half at most in memory
+
+
+async def test_an_unroutable_location_does_not_hold_the_others_up(
+    store: SqlStore, connection: AbstractRobustConnection, exchange_name: str
+) -> None:
+    numbers = await collect(connection, exchange_name, "open")  # only "open" is bound
+    relay, task = await run_relay(store, connection, exchange_name)
+    for n in range(5):
+        await store.commit(WriteSet(outbox=[outgoing("closed", 100 + n)]))
+        await store.commit(WriteSet(outbox=[outgoing("open", n)]))
+
+    received = [await asyncio.wait_for(numbers.get(), 10) for _ in range(5)]
+    parked = await collect(connection, exchange_name, "closed")  # someone binds it now
+    late = []
+    while len(late) < 5:
+        n = await asyncio.wait_for(parked.get(), 15)
+        if n not in late:
+            late.append(n)
+    assert await relay.flush(10)
+    task.cancel()
+
+    assert received == list(range(5))
+    assert late == [100, 101, 102, 103, 104]
