@@ -8,7 +8,12 @@ from typing import Any
 import aio_pika
 import structlog
 from aio_pika import ExchangeType
-from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractQueue
+from aio_pika.abc import (
+    AbstractChannel,
+    AbstractExchange,
+    AbstractQueue,
+    AbstractRobustChannel,
+)
 
 from adapter.settings import QueueType, Settings
 
@@ -50,7 +55,7 @@ async def declare_topology(channel: AbstractChannel, settings: Settings) -> Topo
     dead_letter_queue = await _declare_keeping_type(
         channel, settings.dead_letter_queue, settings.dead_letter_queue_type
     )
-    await dead_letter_queue.bind(dead_letter, routing_key=location)
+    await dead_letter_queue.bind(dead_letter, routing_key=location, **_once(channel))
     command_queue = await channel.declare_queue(
         settings.command_queue, durable=True, arguments=command_queue_arguments(settings)
     )
@@ -60,8 +65,9 @@ async def declare_topology(channel: AbstractChannel, settings: Settings) -> Topo
             settings.openapp_inbox_queue,
             durable=True,
             arguments={"x-message-ttl": int(settings.inbox_ttl * 1000)},
+            **_once(channel),
         )
-        await inbox.bind(events, routing_key=f"{location}.#")
+        await inbox.bind(events, routing_key=f"{location}.#", **_once(channel))
     return Topology(commands, events, dead_letter, command_queue, dead_letter_queue)
 
 
@@ -72,10 +78,17 @@ async def _declare_keeping_type(
     is (the broker refuses to change a queue's type, and its messages matter more)."""
     try:
         return await channel.declare_queue(
-            name, durable=True, arguments={"x-queue-type": queue_type.value}
+            name, durable=True, arguments={"x-queue-type": queue_type.value}, **_once(channel)
         )
     except aio_pika.exceptions.ChannelPreconditionFailed:
         log.warning("the queue exists with another type: kept as it is", queue=name,
                     wanted=queue_type.value)
         await channel.reopen()
-        return await channel.declare_queue(name, passive=True)
+        return await channel.declare_queue(name, passive=True, **_once(channel))
+
+
+def _once(channel: AbstractChannel) -> dict[str, Any]:
+    """Declared now, not again at each reconnection: a classic queue lives on one node of
+    a cluster, and declaring it again while that node is down would fail the whole
+    reconnection (the command queue, a quorum queue, is restored with its consumer)."""
+    return {"robust": False} if isinstance(channel, AbstractRobustChannel) else {}

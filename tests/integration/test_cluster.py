@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
-import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -16,7 +15,7 @@ import pytest
 
 from adapter.settings import Settings
 from adapter.testing import OpenAppClient
-from tests.integration.conftest import StartAdapter
+from tests.integration.conftest import StartAdapter, delete_queues
 
 pytestmark = [pytest.mark.rabbitmq, pytest.mark.cluster]
 
@@ -38,8 +37,9 @@ async def run(*args: str) -> str:
 
 
 @pytest.fixture
-async def cluster() -> AsyncIterator[str]:
-    """The cluster's URLs, every node running before and after the test."""
+async def cluster(settings: Settings) -> AsyncIterator[str]:
+    """The cluster's URLs, every node running before and after the test (and the test
+    location's queues deleted from it)."""
     if shutil.which("rabbitmqctl") is None:
         pytest.skip("needs the RabbitMQ cluster of scripts/rabbitmq-cluster")
     try:
@@ -50,6 +50,7 @@ async def cluster() -> AsyncIterator[str]:
     yield ",".join(node_url(node) for node in NODES)
     for node in NODES:
         await run(str(SCRIPT), "start-node", node)
+    await delete_queues(node_url("c1"), settings)
 
 
 async def leader(queue: str, *, asking: str = "c1") -> str:
@@ -62,8 +63,8 @@ async def leader(queue: str, *, asking: str = "c1") -> str:
 async def test_the_queue_leader_stops_under_load_and_nothing_is_lost(
     cluster: str, start_adapter: StartAdapter, settings: Settings
 ) -> None:
-    location = f"t-{uuid.uuid4().hex[:10]}"
-    async with start_adapter(amqp_url=cluster, location_id=location, inbox_queue=False):
+    location = settings.location_id
+    async with start_adapter(amqp_url=cluster, inbox_queue=True):
         stopped = await leader(f"pos-adapter.{location}")
         survivor = next(node for node in NODES if node != stopped)
         async with OpenAppClient(node_url(survivor), location) as openapp:
