@@ -4,10 +4,14 @@ It learns which tables may have changed through the best the driver offers:
 
 - ``push``: the driver's push channel names the tables; after every (re)connection every
   watched table is read again (nothing is replayed). A batch poll, when the driver has
-  one, runs beside it as a backup.
+  one, runs beside it as a backup: every poll interval, or every ``SAFETY_NET_INTERVAL``
+  when the driver's push channel announces every change (``COMPLETE_PUSH``).
 - ``poll``: one "what changed since this cursor" call per interval, whatever the number
   of tables; an unknown cursor resynchronises every watched table.
 - ``table-poll``: the last resort, one read per watched table per interval.
+
+A location that watches no stream costs its POS nothing: the change polls wait, and the
+push channel is only connected while a stream is watched.
 
 A table that may have changed is read, then diffed against the stream's baseline under
 the table's lock (the lock commands take), and the new baseline, sequence and change
@@ -21,7 +25,8 @@ its streams: no stream is closed and no change invented because a read failed.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Coroutine
+import contextlib
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Coroutine
 from typing import Any
 
 import structlog
@@ -33,11 +38,25 @@ from handlers._deadline import Deadline
 from handlers._records import OutgoingMessage, StreamRecord, WriteSet
 from handlers._snapshots import snapshot_of
 from handlers._streams import advance_stream, expire_stream, is_expired
-from pos_drivers import Capability, CursorExpired, PosCheck, PosError
+from pos_drivers import Capability, CursorExpired, PosCheck, PosError, PushEvent
 
 log = structlog.get_logger("pos_adapter.watcher")
 
+SAFETY_NET_INTERVAL = 30.0
+"""Seconds between batch polls beside a push channel that announces every change."""
+
 Loop = Callable[[], Coroutine[Any, Any, None]]
+
+
+@contextlib.asynccontextmanager
+async def _closing(events: AsyncIterator[PushEvent]) -> AsyncGenerator[AsyncIterator[PushEvent]]:
+    """The push iterator, closed on leaving (a generator's ``aclose`` ends its stream)."""
+    try:
+        yield events
+    finally:
+        aclose = getattr(events, "aclose", None)
+        if aclose is not None:
+            await aclose()
 
 
 class Watcher(StreamListener):
@@ -59,6 +78,8 @@ class Watcher(StreamListener):
         self.mode = self._resolve_mode(mode)
         self.expiry_check_interval = expiry_check_interval
         self._watched: set[str] = set()
+        self._watching = asyncio.Event()
+        """Set while at least one stream is watched."""
         self._dirty: set[str] = set()
         self._syncing: set[str] = set()
         self._wakeup = asyncio.Event()
@@ -74,9 +95,12 @@ class Watcher(StreamListener):
 
     def stream_opened(self, pos_table_id: str) -> None:
         self._watched.add(pos_table_id)
+        self._watching.set()
 
     def stream_ended(self, pos_table_id: str) -> None:
         self._watched.discard(pos_table_id)
+        if not self._watched:
+            self._watching.clear()
 
     @property
     def watched(self) -> frozenset[str]:
@@ -108,7 +132,8 @@ class Watcher(StreamListener):
     async def recover(self) -> None:
         """Watch the active streams of the store (after a start or a take-over)."""
         tables = await self.ctx.store.active_stream_tables(self.ctx.location_id)
-        self._watched.update(table for table, _opened in tables)
+        for table, _opened in tables:
+            self.stream_opened(table)
         log.info("watching", streams=len(self._watched), mode=self.mode.value)
         self.mark_all_dirty()
 
@@ -120,7 +145,7 @@ class Watcher(StreamListener):
         if self.mode is ChangeMode.PUSH:
             loops.append(("watcher-push", self._push_loop))
             if self.ctx.driver.supports(Capability.BATCH_CHANGES):
-                loops.append(("watcher-poll", self._batch_poll_loop))
+                loops.append(("watcher-poll", self._safety_net_loop))
         elif self.mode is ChangeMode.POLL:
             loops.append(("watcher-poll", self._batch_poll_loop))
         else:
@@ -138,24 +163,42 @@ class Watcher(StreamListener):
         return ChangeMode.TABLE_POLL
 
     async def _push_loop(self) -> None:
+        """Follow the push channel while streams are watched (a location without any
+        holds no connection to its POS)."""
         backoff = Backoff(initial=0.5, maximum=10.0)
         while True:
+            await self._watching.wait()
             try:
-                async for event in self.ctx.driver.push_events():
-                    backoff.reset()
-                    if event.table_id is None:
-                        self.mark_all_dirty()
+                async with _closing(self.ctx.driver.push_events()) as events:
+                    async for event in events:
+                        backoff.reset()
+                        if event.table_id is None:
+                            self.mark_all_dirty()
+                        else:
+                            self.mark_dirty(event.table_id)
+                        if not self._watching.is_set():
+                            break  # nothing watched any more: let the connection go
                     else:
-                        self.mark_dirty(event.table_id)
+                        await asyncio.sleep(backoff.next_delay())
             except PosError as exc:
                 self.pos_failures += 1
                 log.warning("push channel failed", error=exc.message)
-            await asyncio.sleep(backoff.next_delay())
+                await asyncio.sleep(backoff.next_delay())
 
-    async def _batch_poll_loop(self) -> None:
+    async def _safety_net_loop(self) -> None:
+        """The batch poll beside a push channel."""
+        complete = self.ctx.driver.supports(Capability.COMPLETE_PUSH)
+        interval = max(self.poll_interval, SAFETY_NET_INTERVAL) if complete else None
+        await self._batch_poll_loop(interval)
+
+    async def _batch_poll_loop(self, interval: float | None = None) -> None:
+        """One "what changed since" call per interval (``interval``: default the poll
+        interval), while streams are watched."""
+        interval = interval or self.poll_interval
         cursor: str | None = None
-        backoff = Backoff(initial=self.poll_interval, maximum=max(30.0, self.poll_interval))
+        backoff = Backoff(initial=interval, maximum=max(30.0, interval))
         while True:
+            await self._watching.wait()
             try:
                 self.pos_calls += 1
                 changed = await self.ctx.driver.changes_since(cursor)
@@ -174,7 +217,7 @@ class Watcher(StreamListener):
             cursor = changed.cursor
             for table in changed.table_ids:
                 self.mark_dirty(table)
-            await asyncio.sleep(self.poll_interval)
+            await asyncio.sleep(interval)
 
     async def _table_poll_loop(self) -> None:
         while True:

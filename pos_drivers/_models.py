@@ -18,6 +18,9 @@ class Capability(StrEnum):
     """``add_lines`` puts items on a check (without it, submissions are NOT_SUPPORTED)."""
     PUSH_CHANGES = "push_changes"
     """``changed_tables()`` yields table ids as the POS announces changes."""
+    COMPLETE_PUSH = "complete_push"
+    """The push channel announces every change: the batch poll beside it is only a safety
+    net, run seldom (without this, some changes are only seen by polling)."""
     BATCH_CHANGES = "batch_changes"
     """``changes_since(cursor)`` lists the changed tables in one call."""
     EXTERNAL_REFS = "external_refs"

@@ -102,6 +102,7 @@ class MockDriver(PosDriver):
         {
             Capability.ADD_LINES,
             Capability.PUSH_CHANGES,
+            Capability.COMPLETE_PUSH,
             Capability.BATCH_CHANGES,
             Capability.EXTERNAL_REFS,
         }

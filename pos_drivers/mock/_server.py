@@ -96,6 +96,11 @@ class Hub:
         for subscriber in self._subscribers:
             subscriber.push(cursor, change)
 
+    @property
+    def connected(self) -> int:
+        """Open event streams."""
+        return len(self._subscribers)
+
     def cut_all(self) -> None:
         for subscriber in self._subscribers:
             subscriber.end()

@@ -10,7 +10,8 @@ import pytest
 
 from adapter.testing import OpenAppClient, Received
 from handlers.watcher import ChangeMode
-from pos_drivers.mock import MockPosControl
+from pos_drivers.mock import MockPosControl, MockPosServer
+from pos_drivers.mock._server import mock_pos_of
 from tests.integration.conftest import StartAdapter, eventually
 
 pytestmark = pytest.mark.rabbitmq
@@ -169,7 +170,8 @@ async def test_changes_made_while_the_adapter_was_down_are_pushed_after_restart(
 
 @pytest.mark.parametrize("mode", [ChangeMode.PUSH, ChangeMode.POLL])
 async def test_a_pos_outage_keeps_the_stream_and_invents_nothing(
-    start_adapter: StartAdapter, openapp: OpenAppClient, pos: MockPosControl, mode: ChangeMode
+    start_adapter: StartAdapter, openapp: OpenAppClient, pos: MockPosControl, mode: ChangeMode,
+    mock_pos: MockPosServer,
 ) -> None:
     await pos.add_waiter_lines("T14", [{"productId": "causa", "quantity": 1}])
     async with start_adapter(change_mode=mode) as worker:
@@ -181,7 +183,11 @@ async def test_a_pos_outage_keeps_the_stream_and_invents_nothing(
 
         await pos.set_faults(down=True)
         await pos.add_waiter_lines("T14", [{"productId": "chicha", "quantity": 1}])
-        await eventually(lambda: _async(watcher.pos_failures > failures_before), timeout=15)
+        if mode is ChangeMode.PUSH:  # the push channel is cut and cannot connect again
+            hub = mock_pos_of(mock_pos.app).hub
+            await eventually(lambda: _async(hub.connected == 0), timeout=15)
+        else:
+            await eventually(lambda: _async(watcher.pos_failures > failures_before), timeout=15)
         assert openapp.changes(stream_id) == []
         assert "T14" in watcher.watched
 

@@ -52,6 +52,7 @@ def test_registered_as_mock() -> None:
     assert MockDriver.capabilities == {
         Capability.ADD_LINES,
         Capability.PUSH_CHANGES,
+        Capability.COMPLETE_PUSH,
         Capability.BATCH_CHANGES,
         Capability.EXTERNAL_REFS,
     }
