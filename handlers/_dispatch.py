@@ -119,6 +119,7 @@ class Dispatcher:
                 incoming, f"no handler for messageType {command.message_type}"
             )
         with structlog.contextvars.bound_contextvars(
+            locationId=self.ctx.location_id,
             messageId=command.message_id,
             messageType=str(command.message_type),
             posTableId=command.pos_table_id,
