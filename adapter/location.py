@@ -148,6 +148,7 @@ class LocationService:
             ctx, interval=settings.health_interval, ping_timeout=settings.pos_deadline,
             consumer_up=lambda: watchdog.consumer_up,
             active_streams=lambda: len(watcher.watched),
+            last_pos_answer=lambda: self.metrics.last_pos_answer,
         )
         self._watchdog = self._spawn("watchdog", watchdog.run)
         self._spawn("health-report", reporter.run)

@@ -45,6 +45,7 @@ import asyncio
 import contextlib
 import socket
 import threading
+import time
 from collections.abc import Callable
 from importlib.metadata import PackageNotFoundError, version
 from socketserver import ThreadingMixIn
@@ -183,6 +184,8 @@ class LocationMetrics:
         self.last_check = metrics.last_check.labels(location_id)
         self.pos_call_seconds = metrics.pos_call_seconds
         self.pos_errors = metrics.pos_errors
+        self.last_pos_answer: float | None = None
+        """When (monotonic) the POS last answered a call, None since a call failed."""
 
     def command_settled(self, message_type: str, outcome: str, seconds: float) -> None:
         metrics = self._metrics
@@ -193,6 +196,7 @@ class LocationMetrics:
         self.pos_call_seconds.labels(self.location_id, driver, operation).observe(seconds)
         if failed:
             self.pos_errors.labels(self.location_id, driver, operation).inc()
+        self.last_pos_answer = None if failed else time.monotonic()
 
     def watch_streams(self, count: Callable[[], int]) -> None:
         """Read the number of active streams at scrape time."""
