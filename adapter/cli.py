@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import json
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -84,12 +85,16 @@ def mock_pos(
 
 @app.command()
 def schema(
-    out: Annotated[Path, typer.Option("--out", help="Directory to write the files to.")],
+    out: Annotated[Path, typer.Option("--out", help="Directory to write the files to.",
+                                      file_okay=False)],
 ) -> None:
     """Write one JSON Schema file per message type of the contract."""
-    from schemas import write_json_schemas
+    from schemas import message_json_schemas
 
-    for path in write_json_schemas(out):
+    out.mkdir(parents=True, exist_ok=True)
+    for message_type, document in message_json_schemas().items():
+        path = out / f"{message_type.value}.json"
+        path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
         typer.echo(str(path))
 
 

@@ -21,8 +21,7 @@ from collections.abc import Callable
 import structlog
 
 from adapter.metrics import software_version
-from handlers import HandlerContext, WriteSet
-from handlers._messages import outgoing
+from handlers import HandlerContext, WriteSet, outgoing
 from schemas import PosHealthReported
 
 log = structlog.get_logger("pos_adapter.health")

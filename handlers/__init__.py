@@ -11,6 +11,7 @@ from handlers._context import HandlerContext, StreamListener, utc_now
 from handlers._deadline import Deadline
 from handlers._dispatch import Ack, DeadLetter, Dispatcher, Disposition
 from handlers._locks import LockTimeout, TableLocks
+from handlers._messages import outgoing
 from handlers._pos import call_pos
 from handlers._records import (
     CreatedLine,
@@ -55,5 +56,6 @@ __all__ = [
     "TableLocks",
     "WriteSet",
     "call_pos",
+    "outgoing",
     "utc_now",
 ]

@@ -17,7 +17,7 @@ class Capability(StrEnum):
     ADD_LINES = "add_lines"
     """``add_lines`` puts items on a check (without it, submissions are NOT_SUPPORTED)."""
     PUSH_CHANGES = "push_changes"
-    """``changed_tables()`` yields table ids as the POS announces changes."""
+    """``push_events()`` announces the tables as the POS changes them."""
     COMPLETE_PUSH = "complete_push"
     """The push channel announces every change: the batch poll beside it is only a safety
     net, run seldom (without this, some changes are only seen by polling)."""

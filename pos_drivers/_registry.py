@@ -1,4 +1,5 @@
-"""Drivers by name, from the ``pos_adapter.drivers`` entry point group.
+"""Drivers by name, from the ``pos_adapter.drivers`` entry point group (the built-in
+ones are declared there too, in this project's pyproject.toml).
 
 A third-party package adds a driver by declaring, in its own pyproject.toml::
 
@@ -14,27 +15,15 @@ from pos_drivers._base import PosDriver
 
 ENTRY_POINT_GROUP = "pos_adapter.drivers"
 
-_BUILTIN = {
-    "mock": "pos_drivers.mock:MockDriver",
-    "restai": "pos_drivers.restai:RestaiDriver",
-    "tablemgmt": "pos_drivers.tablemgmt:TableMgmtDriver",
-}
-
 
 def available_drivers() -> list[str]:
-    names = set(_BUILTIN) | {ep.name for ep in entry_points(group=ENTRY_POINT_GROUP)}
-    return sorted(names)
+    return sorted({ep.name for ep in entry_points(group=ENTRY_POINT_GROUP)})
 
 
 def load_driver(name: str) -> type[PosDriver]:
     """The driver class registered under ``name``; KeyError naming the known ones."""
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
-        if ep.name == name:
-            return _checked(name, ep.load())
-    if name in _BUILTIN:
-        module_name, _, attr = _BUILTIN[name].partition(":")
-        module = __import__(module_name, fromlist=[attr])
-        return _checked(name, getattr(module, attr))
+    for ep in entry_points(group=ENTRY_POINT_GROUP, name=name):
+        return _checked(name, ep.load())
     raise KeyError(f"unknown POS driver {name!r}; known: {', '.join(available_drivers())}")
 
 

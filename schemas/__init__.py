@@ -31,7 +31,7 @@ from ._common import (
 from ._envelope import SCHEMA_VERSION, Envelope, Message, MessageType, encode_message
 from ._errors import PoisonMessage, describe_validation_error
 from ._health import PosHealthReported
-from ._json_schema import message_json_schema, write_json_schemas
+from ._json_schema import message_json_schema, message_json_schemas
 from ._parse import DEFAULT_MAX_BYTES, ParsedCommand, parse_command
 from ._registry import (
     COMMAND_TYPES,
@@ -116,8 +116,8 @@ __all__ = [
     "is_storable",
     "line_total",
     "message_json_schema",
+    "message_json_schemas",
     "message_type_of",
     "parse_command",
     "storable",
-    "write_json_schemas",
 ]

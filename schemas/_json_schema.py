@@ -7,14 +7,12 @@ every field it always writes is required), which is what a consumer can rely on.
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Any, Literal
 
 from ._envelope import MessageType
 from ._registry import COMMAND_TYPES, MESSAGE_MODELS
 
-__all__ = ["message_json_schema", "write_json_schemas"]
+__all__ = ["message_json_schema", "message_json_schemas"]
 
 _DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
@@ -28,13 +26,6 @@ def message_json_schema(message_type: MessageType) -> dict[str, Any]:
     return {"$schema": _DIALECT, **schema, "title": message_type.value}
 
 
-def write_json_schemas(out_dir: Path) -> list[Path]:
-    """Write ``<MessageType>.json`` for every message type; return the paths written."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    written: list[Path] = []
-    for message_type in MessageType:
-        path = out_dir / f"{message_type.value}.json"
-        text = json.dumps(message_json_schema(message_type), indent=2, sort_keys=False)
-        path.write_text(text + "\n", encoding="utf-8")
-        written.append(path)
-    return written
+def message_json_schemas() -> dict[MessageType, dict[str, Any]]:
+    """The JSON Schema of every message type of the contract."""
+    return {message_type: message_json_schema(message_type) for message_type in MessageType}

@@ -7,13 +7,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from typer.testing import CliRunner
 
-from schemas import MessageType, message_json_schema, write_json_schemas
+from adapter.cli import app
+from schemas import MessageType, message_json_schema
 
 
-def test_one_loadable_file_per_message_type(tmp_path: Path) -> None:
+def test_schema_command_writes_one_loadable_file_per_message_type(tmp_path: Path) -> None:
     out = tmp_path / "schemas"
-    written = write_json_schemas(out)
+    result = CliRunner().invoke(app, ["schema", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    written = [Path(line) for line in result.output.splitlines()]
     assert sorted(p.name for p in written) == sorted(f"{t.value}.json" for t in MessageType)
     assert sorted(out.iterdir()) == sorted(written)
     for path in written:
@@ -58,3 +62,11 @@ def test_events_list_every_field_they_always_write_as_required() -> None:
     assert "openAppLineId" in schema["$defs"]["Line"]["required"]
     command = message_json_schema(MessageType.TABLE_ORDER_SNAPSHOT_REQUESTED)
     assert "correlationId" not in command["required"]
+
+
+def test_schema_command_refuses_a_file_for_out(tmp_path: Path) -> None:
+    a_file = tmp_path / "taken"
+    a_file.write_text("")
+    result = CliRunner().invoke(app, ["schema", "--out", str(a_file)], env={"COLUMNS": "500"})
+    assert result.exit_code == 2
+    assert "is a file" in result.output
