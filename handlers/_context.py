@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from handlers._locks import TableLocks
-from handlers._records import Store
+from handlers._records import Store, StreamRecord
 from pos_drivers import PosDriver
 
 
@@ -23,6 +23,10 @@ class StreamListener:
 
     def stream_ended(self, pos_table_id: str) -> None:
         """The table's stream closed or expired."""
+
+    def baseline_at(self, pos_table_id: str, version: str | None, stream: StreamRecord) -> None:
+        """``stream`` was just committed, its baseline the table's check at the POS's
+        ``version`` (see ``PosCheck.version``; None: the POS keeps none)."""
 
 
 @dataclass(slots=True)

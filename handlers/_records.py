@@ -159,6 +159,11 @@ class WriteSet:
     outbox: list[OutgoingMessage] = field(default_factory=list)
     journal: list[JournalEntry] = field(default_factory=list)
 
+    def put_stream(self, stream: StreamRecord) -> None:
+        """Write ``stream``, replacing an earlier write of it in this set."""
+        self.streams = [s for s in self.streams if s.stream_id != stream.stream_id]
+        self.streams.append(stream)
+
 
 class DuplicateMessage(Exception):
     """The inbox already holds this messageId (another consumer got there first)."""

@@ -58,7 +58,7 @@ class SnapshotHandler:
             writes.streams.append(expire_stream(stream, ctx.clock()))
             stream = None
         try:
-            current = await self._read(table, stream, incoming.deadline)
+            current, version = await self._read(table, stream, incoming.deadline)
         except PosError as exc:
             # An expiry decided above is kept even though the read failed.
             return await reject(ctx, self, incoming, pos_rejection(
@@ -76,10 +76,10 @@ class SnapshotHandler:
                 now=ctx.clock(),
             )
             log.info("stream opened", stream_id=stream.stream_id)
-            _put_stream(writes, stream)
+            writes.put_stream(stream)
         elif stream.table_session_id != request.table_session_id:
             stream = _with_session(stream, request.table_session_id)
-            _put_stream(writes, stream)
+            writes.put_stream(stream)
         result = TableOrderSnapshotResolutionResult(
             pos_table_id=table,
             table_session_id=request.table_session_id,
@@ -90,14 +90,17 @@ class SnapshotHandler:
         answer(ctx, incoming, result, SnapshotOutcome.RESOLVED.value, writes)
         await ctx.store.commit(writes)
         ctx.listener.stream_opened(table)
+        ctx.listener.baseline_at(table, version, stream)
         return SnapshotOutcome.RESOLVED.value
 
     async def _read(
         self, table: str, stream: StreamRecord | None, deadline: Deadline
-    ) -> Snapshot:
+    ) -> tuple[Snapshot, str | None]:
+        """The table's snapshot, and the POS's version of it."""
         ctx = self.ctx
         check = await call_pos(lambda: ctx.driver.read_check(table), deadline)
-        return await snapshot_of(ctx, table, check, stream.baseline if stream else None)
+        snapshot = await snapshot_of(ctx, table, check, stream.baseline if stream else None)
+        return snapshot, check.version
 
     def _advance(
         self, stream: StreamRecord | None, current: Snapshot, writes: WriteSet
@@ -107,18 +110,12 @@ class SnapshotHandler:
             return None
         advance = advance_stream(stream, current, self.ctx.clock())
         if advance.changed:
-            _put_stream(writes, advance.stream)
+            writes.put_stream(advance.stream)
             writes.outbox.extend(advance.messages)
         if advance.closed:
             log.info("stream closed", stream_id=stream.stream_id)
             return None
         return advance.stream
-
-
-def _put_stream(writes: WriteSet, stream: StreamRecord) -> None:
-    """Keep one (the latest) write per stream in the write set."""
-    writes.streams = [s for s in writes.streams if s.stream_id != stream.stream_id]
-    writes.streams.append(stream)
 
 
 def _with_session(stream: StreamRecord, table_session_id: str) -> StreamRecord:

@@ -78,6 +78,14 @@ T = TypeVar("T")
 MAX_ROUNDS = 3
 
 
+@dataclass(frozen=True, slots=True)
+class _CaughtUp:
+    """The stream as committed, its baseline the POS's check at ``version``."""
+
+    version: str | None
+    stream: StreamRecord
+
+
 class _Refused(Exception):
     """The submission is rejected as a whole (and the answer may be final or not)."""
 
@@ -193,16 +201,20 @@ class SubmissionHandler:
             command, request, SubmissionState.RECEIVED, Plan((), None), digest=digest
         )
         kept: SubmissionRecord | None
+        caught_up: _CaughtUp | None = None
         try:
-            result, kept = await self._submit(incoming, request, record, writes)
+            result, kept, caught_up = await self._submit(incoming, request, record, writes)
         except _Refused as refused:
             result = self.rejected(command, refused.why)
             # Nothing reached the POS and the answer is not final: nothing to remember.
             kept = None if existing is None and refused.why.retryable else record
         outcome = await self._finish(incoming, result, writes, kept)
+        # Told only once committed: a failed commit leaves the stream as it was.
+        table = cast(str, request.order_context.pos_table_id)
         if any(s.status is not StreamStatus.ACTIVE for s in writes.streams):
-            # Told only once committed: a failed commit leaves the stream watched.
-            ctx.listener.stream_ended(cast(str, request.order_context.pos_table_id))
+            ctx.listener.stream_ended(table)
+        elif caught_up is not None:
+            ctx.listener.baseline_at(table, caught_up.version, caught_up.stream)
         return outcome
 
     def _unsupported(self, command: ParsedCommand) -> Rejection | None:
@@ -273,7 +285,9 @@ class SubmissionHandler:
         request: OrderSubmissionRequested,
         record: SubmissionRecord,
         writes: WriteSet,
-    ) -> tuple[OrderSubmissionResult, SubmissionRecord]:
+    ) -> tuple[OrderSubmissionResult, SubmissionRecord, _CaughtUp | None]:
+        """The result, the submission as it stands, and the stream brought up to the
+        check the POS answered the add with (when it did)."""
         ctx = self.ctx
         command, deadline = incoming.command, incoming.deadline
         table = cast(str, request.order_context.pos_table_id)
@@ -290,7 +304,7 @@ class SubmissionHandler:
                 plan = Plan.load(record.plan)
                 order_id = check.order_id or plan.expected_order_id
                 self._join(stream, request, found, order_id, writes)
-                return self._outcome(request, found, plan.rejected, order_id), record
+                return self._outcome(request, found, plan.rejected, order_id), record, None
         if closed:
             raise _Refused(rejection(
                 RejectionReason.ORDER_CLOSED,
@@ -301,17 +315,19 @@ class SubmissionHandler:
         to_send, refused = validate_items(request.items, products)
         if refused and (self.atomic or not to_send):
             refused += [_batch_rejected(item) for item in to_send]
-            return _result(request, SubmissionOutcome.REJECTED, None, (), refused), record
+            result = _result(request, SubmissionOutcome.REJECTED, None, (), refused)
+            return result, record, None
         record = self._record(
             command, request, SubmissionState.SUBMITTING, Plan(tuple(refused), check.order_id),
             digest=record.request_digest, created_at=record.created_at,
         )
         await ctx.store.commit(WriteSet(submissions=[record]))
-        created, order_id, late = await self._add_lines(
+        created, order_id, late, after = await self._add_lines(
             table, check.order_id, request, to_send, deadline
         )
-        self._join(stream, request, created, order_id, writes)
-        return self._outcome(request, created, [*refused, *late], order_id), record
+        stream = self._join(stream, request, created, order_id, writes)
+        caught_up = await self._catch_up(table, stream, after, writes)
+        return self._outcome(request, created, [*refused, *late], order_id), record, caught_up
 
     async def _pos(self, operation: Callable[[], Awaitable[T]], deadline: Deadline) -> T:
         """A POS call under the deadline, its failures turned into whole-batch refusals."""
@@ -345,10 +361,10 @@ class SubmissionHandler:
         created: Sequence[PosLine],
         order_id: str | None,
         writes: WriteSet,
-    ) -> None:
+    ) -> StreamRecord | None:
         """The created lines join the stream's baseline silently (contract §4.4)."""
         if stream is None or not created:
-            return
+            return stream
         prefix = external_ref(request.submission_id, "")
         line_ids = {
             line.line_id: (line.external_ref or "")[len(prefix):]
@@ -356,8 +372,24 @@ class SubmissionHandler:
             if (line.external_ref or "").startswith(prefix)
         }
         joined = join_own_lines(stream, created, line_ids, order_id, self.ctx.clock())
-        writes.streams = [s for s in writes.streams if s.stream_id != joined.stream_id]
-        writes.streams.append(joined)
+        writes.put_stream(joined)
+        return joined
+
+    async def _catch_up(
+        self, table: str, stream: StreamRecord | None, after: PosCheck | None, writes: WriteSet
+    ) -> _CaughtUp | None:
+        """Bring the stream up to the check the POS answered the add with: what others
+        changed since our read goes out now, and the watcher need not read the table
+        again when the POS announces our own lines."""
+        if stream is None or after is None:
+            return None
+        ctx = self.ctx
+        current = await snapshot_of(ctx, table, after, stream.baseline)
+        advance = advance_stream(stream, current, ctx.clock())
+        if advance.changed:
+            writes.put_stream(advance.stream)
+            writes.outbox.extend(advance.messages)
+        return None if advance.closed else _CaughtUp(after.version, advance.stream)
 
     async def _refuse_ended_session(self, table: str, session: str) -> None:
         ctx = self.ctx
@@ -411,8 +443,9 @@ class SubmissionHandler:
         request: OrderSubmissionRequested,
         items: Sequence[SubmissionItem],
         deadline: Deadline,
-    ) -> tuple[tuple[PosLine, ...], str | None, list[RejectedItem]]:
-        """Add the items; the created lines, the check, and the items the POS refused.
+    ) -> tuple[tuple[PosLine, ...], str | None, list[RejectedItem], PosCheck | None]:
+        """Add the items; the created lines, the check's id, the items the POS refused,
+        and the whole check after the add when the POS answered with it.
 
         The POS refuses a batch as a whole when an item changed since it was checked (a
         price moved meanwhile): under the partial policy the others are sent again.
@@ -425,19 +458,19 @@ class SubmissionHandler:
                 added = await call_pos(add, deadline)
             except DuplicateReference as duplicate:
                 # A call that timed out went through after all: those are our lines.
-                return duplicate.existing, expected_order_id, late
+                return duplicate.existing, expected_order_id, late, None
             except ItemsRejected as refused:
                 now_refused = _late_rejections(items, refused)
                 late += now_refused
                 refused_ids = {item.line_id for item in now_refused}
                 items = [item for item in items if item.line_id not in refused_ids]
                 if self.atomic or not items or not now_refused:
-                    return (), expected_order_id, late
+                    return (), expected_order_id, late, None
                 continue
             except PosError as exc:
                 raise _Refused(_pos_rejection(exc)) from exc
-            return added.lines, added.order_id, late
-        return (), expected_order_id, late
+            return added.lines, added.order_id, late, added.check
+        return (), expected_order_id, late, None
 
     def _outcome(
         self,

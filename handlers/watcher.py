@@ -13,6 +13,11 @@ It learns which tables may have changed through the best the driver offers:
 A location that watches no stream costs its POS nothing: the change polls wait, and the
 push channel is only connected while a stream is watched.
 
+A push announcement that carries the check's version (``PushEvent.version``) is not
+read when the table's stream already reflects that version: a submission that added
+lines brings its stream up to the check the POS answered with, so the announcement of
+its own lines costs no read.
+
 A table that may have changed is read, then diffed against the stream's baseline under
 the table's lock (the lock commands take), and the new baseline, sequence and change
 messages are committed together. The read happens before the lock, under a deadline of
@@ -81,6 +86,10 @@ class Watcher(StreamListener):
         self._watching = asyncio.Event()
         """Set while at least one stream is watched."""
         self._dirty: set[str] = set()
+        self._announced: dict[str, str | None] = {}
+        """The latest version announced for a dirty table; None: read it whatever."""
+        self._reflected: dict[str, tuple[str, StreamRecord]] = {}
+        """Per table, a POS version and the stream as committed reflecting it."""
         self._syncing: set[str] = set()
         self._wakeup = asyncio.Event()
         self._slots = asyncio.Semaphore(concurrency)
@@ -99,20 +108,33 @@ class Watcher(StreamListener):
 
     def stream_ended(self, pos_table_id: str) -> None:
         self._watched.discard(pos_table_id)
+        self._reflected.pop(pos_table_id, None)
         if not self._watched:
             self._watching.clear()
+
+    def baseline_at(self, pos_table_id: str, version: str | None, stream: StreamRecord) -> None:
+        if version is None:
+            self._reflected.pop(pos_table_id, None)
+        else:
+            self._reflected[pos_table_id] = (version, stream)
 
     @property
     def watched(self) -> frozenset[str]:
         return frozenset(self._watched)
 
-    def mark_dirty(self, pos_table_id: str) -> None:
-        if pos_table_id in self._watched:
-            self._dirty.add(pos_table_id)
-            self._wakeup.set()
+    def mark_dirty(self, pos_table_id: str, version: str | None = None) -> None:
+        """The table may have changed (to ``version``, when the POS says)."""
+        if pos_table_id not in self._watched:
+            return
+        already = pos_table_id in self._dirty
+        if not already or self._announced.get(pos_table_id) is not None:
+            self._announced[pos_table_id] = version
+        self._dirty.add(pos_table_id)
+        self._wakeup.set()
 
     def mark_all_dirty(self) -> None:
         self._dirty |= self._watched
+        self._announced.clear()
         self._wakeup.set()
 
     # -- running ---------------------------------------------------------------------
@@ -175,7 +197,7 @@ class Watcher(StreamListener):
                         if event.table_id is None:
                             self.mark_all_dirty()
                         else:
-                            self.mark_dirty(event.table_id)
+                            self.mark_dirty(event.table_id, event.version)
                         if not self._watching.is_set():
                             break  # nothing watched any more: let the connection go
                     else:
@@ -257,7 +279,8 @@ class Watcher(StreamListener):
                 for table in ready:
                     self._dirty.discard(table)
                     self._syncing.add(table)
-                    task = asyncio.create_task(self._sync_guarded(table))
+                    announced = self._announced.pop(table, None)
+                    task = asyncio.create_task(self._sync_guarded(table, announced))
                     tasks.add(task)
                     task.add_done_callback(tasks.discard)
         finally:
@@ -265,10 +288,10 @@ class Watcher(StreamListener):
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
 
-    async def _sync_guarded(self, table: str) -> None:
+    async def _sync_guarded(self, table: str, announced: str | None = None) -> None:
         try:
             async with self._slots:
-                await self.sync_table(table)
+                await self.sync_table(table, announced)
             self._pos_backoff.reset()
         except PosError as exc:
             self.pos_failures += 1
@@ -297,10 +320,13 @@ class Watcher(StreamListener):
             self._pos_ok.set()
             self._wakeup.set()
 
-    async def sync_table(self, table: str) -> int | None:
+    async def sync_table(self, table: str, announced: str | None = None) -> int | None:
         """Read the table and push what changed since the stream's baseline: how many
-        changes, or None when the table has no active stream."""
+        changes, or None when the table has no active stream. Nothing is read when the
+        stream already reflects the ``announced`` version."""
         ctx = self.ctx
+        if announced is not None and await self._reflects(table, announced):
+            return 0
         read_from = await ctx.store.active_stream(ctx.location_id, table)
         if read_from is None:
             self.stream_ended(table)
@@ -317,13 +343,27 @@ class Watcher(StreamListener):
             advance = advance_stream(
                 stream, await snapshot_of(ctx, table, check, stream.baseline), ctx.clock()
             )
+            if advance.changed:
+                await ctx.store.commit(
+                    WriteSet(streams=[advance.stream], outbox=advance.messages)
+                )
+            self.baseline_at(table, check.version, advance.stream)
             if not advance.changed:
                 return 0
-            await ctx.store.commit(WriteSet(streams=[advance.stream], outbox=advance.messages))
         self._pushed(stream, advance.messages, advance.stream.last_sequence)
         if advance.closed:
             self.stream_ended(table)
         return len(advance.messages)
+
+    async def _reflects(self, table: str, version: str) -> bool:
+        """Whether the table's stream reflects the POS's check at ``version``. Under the
+        table's lock: the command whose change was announced may be committing it."""
+        ctx = self.ctx
+        async with ctx.locks.hold(ctx.location_id, table):
+            known = self._reflected.get(table)
+            if known is None or known[0] != version:
+                return False
+            return await ctx.store.active_stream(ctx.location_id, table) == known[1]
 
     async def _read(self, table: str) -> PosCheck:
         """One read of the table under the watcher's own deadline."""

@@ -81,7 +81,12 @@ class PosTotals:
 
 @dataclass(frozen=True, slots=True)
 class PosCheck:
-    """A table and its open check; ``order_id`` is None when the table has no open check."""
+    """A table and its open check; ``order_id`` is None when the table has no open check.
+
+    ``version``: the POS's token for this state of the check, for a POS that keeps one
+    (it changes with every change, and push announcements carry it): the watcher does
+    not read a table again for a version its stream already reflects.
+    """
 
     table_id: str
     table_name: str
@@ -90,6 +95,7 @@ class PosCheck:
     lines: tuple[PosLine, ...] = ()
     discounts: tuple[PosDiscount, ...] = ()
     totals: PosTotals | None = None
+    version: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,10 +123,15 @@ class NewLine:
 
 @dataclass(frozen=True, slots=True)
 class AddedLines:
-    """The check the lines went on and the created lines, in the order they were asked for."""
+    """The check the lines went on and the created lines, in the order they were asked for.
+
+    ``check``: the whole check right after the add, for a POS that answers with it (the
+    handler then brings the stream up to it, and the watcher need not read it again).
+    """
 
     order_id: str
     lines: tuple[PosLine, ...]
+    check: PosCheck | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,7 +152,9 @@ class PushEvent:
 
     ``table_id`` is a table that may have changed; None means the channel has just
     (re)connected, so whatever happened while it was down is unknown: resynchronise
-    every watched table.
+    every watched table. ``version`` is the table's check version after the change
+    (see ``PosCheck.version``), when the POS says.
     """
 
     table_id: str | None
+    version: str | None = None

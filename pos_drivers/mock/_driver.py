@@ -214,7 +214,9 @@ class MockDriver(PosDriver):
         order = await self._call(
             "POST", f"/tables/{segment(table_id)}/order/lines", table_id=table_id, json=body
         )
-        return _parsed(_added, order, len(lines))
+        name = await self._table_name(table_id)
+        return _parsed(_added, order, len(lines), _parsed(_check, order, table_id, name,
+                                                          self._currency))
 
     async def find_lines(self, table_id: str, ref_prefix: str) -> tuple[PosLine, ...]:
         found = await self._call(
@@ -271,7 +273,7 @@ class MockDriver(PosDriver):
                 raise _StreamRefused(source.response.status_code)
             yield PushEvent(None)
             async for sse in source.aiter_sse():
-                yield PushEvent(_event_table(sse.data))
+                yield _event(sse.data)
 
 
 # -- answers to models ---------------------------------------------------------------
@@ -285,13 +287,17 @@ def _parsed(parse: Callable[..., T], *args: Any) -> T:
         raise PosUnavailable(f"unexpected answer from the POS ({exc!r})") from exc
 
 
-def _event_table(data: str) -> str | None:
-    """The table an event names; None (resynchronise everything) if it names none."""
+def _event(data: str) -> PushEvent:
+    """The table an event names and its version; no table (resynchronise everything) if
+    it names none."""
     try:
-        table_id = json.loads(data)["tableId"]
-    except (ValueError, KeyError, TypeError):
-        return None
-    return table_id if isinstance(table_id, str) else None
+        announced = json.loads(data)
+        table_id, version = announced["tableId"], announced.get("updatedAt")
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return PushEvent(None)
+    if not isinstance(table_id, str):
+        return PushEvent(None)
+    return PushEvent(table_id, version if isinstance(version, str) else None)
 
 
 def _line(raw: Mapping[str, Any]) -> PosLine:
@@ -326,6 +332,7 @@ def _check(order: Mapping[str, Any], table_id: str, name: str, currency: str) ->
         currency=order.get("currency") or currency,
         lines=tuple(_line(x) for x in order["lines"]),
         discounts=tuple(_discount(x) for x in order["discounts"]),
+        version=order.get("updatedAt") or None,
     )
 
 
@@ -340,10 +347,10 @@ def _product(raw: Mapping[str, Any]) -> PosProduct:
     )
 
 
-def _added(order: Mapping[str, Any], count: int) -> AddedLines:
+def _added(order: Mapping[str, Any], count: int, check: PosCheck) -> AddedLines:
     """The order's last ``count`` lines: the mock appends a call's lines together, in order."""
     lines = order["lines"][-count:] if count else []
-    return AddedLines(order["orderId"], tuple(_line(x) for x in lines))
+    return AddedLines(order["orderId"], tuple(_line(x) for x in lines), check)
 
 
 def _changed(answer: Mapping[str, Any]) -> ChangedTables:

@@ -86,7 +86,9 @@ async def test_read_check_with_lines_and_discounts(
         ),
         discounts=(PosDiscount(discount["discountId"], "cortesía", 400, line_id),),
         totals=None,
+        version=(await control.table("T3"))["open"]["updatedAt"],
     )
+    assert check.version is not None
 
 
 async def test_list_products(driver: MockDriver, control: MockPosControl) -> None:
@@ -349,8 +351,8 @@ async def test_push_events_announce_changes_and_reconnections(
         contextlib.aclosing(driver.push_events()) as events,
     ):
         assert await _next(events) == PushEvent(None)
-        await control.add_waiter_lines("T6", [{"productId": "causa", "quantity": 1}])
-        assert await _next(events) == PushEvent("T6")
+        order = await control.add_waiter_lines("T6", [{"productId": "causa", "quantity": 1}])
+        assert await _next(events) == PushEvent("T6", order["updatedAt"])
 
         await control.set_faults(down=True)
         pending = asyncio.create_task(_next(events))
@@ -360,8 +362,8 @@ async def test_push_events_announce_changes_and_reconnections(
         await control.set_faults(down=False)
         assert await pending == PushEvent(None)
 
-        await control.add_waiter_lines("T7", [{"productId": "causa", "quantity": 1}])
-        assert await _next(events) == PushEvent("T7")
+        order = await control.add_waiter_lines("T7", [{"productId": "causa", "quantity": 1}])
+        assert await _next(events) == PushEvent("T7", order["updatedAt"])
 
 
 async def test_push_events_survive_a_server_restart() -> None:
@@ -376,8 +378,8 @@ async def test_push_events_survive_a_server_restart() -> None:
         await first.stop()
         async with MockPosServer(port=first.port) as second, MockPosControl(second.url) as ctl:
             assert await _next(events) == PushEvent(None)
-            await ctl.add_waiter_lines("T2", [{"productId": "causa", "quantity": 1}])
-            assert await _next(events) == PushEvent("T2")
+            order = await ctl.add_waiter_lines("T2", [{"productId": "causa", "quantity": 1}])
+            assert await _next(events) == PushEvent("T2", order["updatedAt"])
 
 
 async def test_push_events_end_when_the_consumer_is_cancelled(driver: MockDriver) -> None:
