@@ -30,6 +30,7 @@ from ._common import (
 )
 from ._envelope import SCHEMA_VERSION, Envelope, Message, MessageType, encode_message
 from ._errors import PoisonMessage, describe_validation_error
+from ._examples import example_message, example_payload
 from ._health import PosHealthReported
 from ._json_schema import message_json_schema, message_json_schemas
 from ._parse import DEFAULT_MAX_BYTES, ParsedCommand, parse_command
@@ -112,6 +113,8 @@ __all__ = [
     "compute_totals",
     "describe_validation_error",
     "encode_message",
+    "example_message",
+    "example_payload",
     "identifier_or_none",
     "is_storable",
     "line_total",
