@@ -5,6 +5,7 @@ is ``posTableId``). Incoming commands go through :func:`parse_command`; outgoing
 are made with :func:`build_message` and serialised with :func:`encode_message`.
 """
 
+from ._asyncapi import asyncapi_document
 from ._changes import TableOrderSnapshotChanged
 from ._common import (
     ChangeType,
@@ -109,6 +110,7 @@ __all__ = [
     "TableOrderSnapshotResolutionResult",
     "Totals",
     "WireModel",
+    "asyncapi_document",
     "build_message",
     "compute_totals",
     "describe_validation_error",
