@@ -6,7 +6,7 @@ import gc
 import json
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 
@@ -85,17 +85,43 @@ def mock_pos(
 
 @app.command()
 def schema(
-    out: Annotated[Path, typer.Option("--out", help="Directory to write the files to.",
-                                      file_okay=False)],
+    out: Annotated[Path | None, typer.Option(
+        "--out", help="Directory to write one JSON Schema file per message type to.")] = None,
+    asyncapi: Annotated[Path | None, typer.Option(
+        "--asyncapi", help="YAML file to write the AsyncAPI 3.0 document of the contract "
+        "to (the repository keeps it as docs/asyncapi.yaml).")] = None,
 ) -> None:
-    """Write one JSON Schema file per message type of the contract."""
-    from schemas import message_json_schemas
+    """Write the contract's JSON Schema files (--out), its AsyncAPI document (--asyncapi),
+    or both."""
+    from adapter.metrics import software_version
+    from adapter.yaml_text import readable_yaml
+    from schemas import asyncapi_document, message_json_schemas
 
-    out.mkdir(parents=True, exist_ok=True)
-    for message_type, document in message_json_schemas().items():
-        path = out / f"{message_type.value}.json"
-        path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
-        typer.echo(str(path))
+    if out is None and asyncapi is None:
+        _usage_error("schema needs --out DIR, --asyncapi FILE or both")
+    if out is not None and out.is_file():
+        _usage_error(f"--out {out} is a file; it must be a directory")
+    if asyncapi is not None and asyncapi.is_dir():
+        _usage_error(f"--asyncapi {asyncapi} is a directory; it must be a file")
+    try:
+        if out is not None:
+            out.mkdir(parents=True, exist_ok=True)
+            for message_type, document in message_json_schemas().items():
+                path = out / f"{message_type.value}.json"
+                path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+                typer.echo(str(path))
+        if asyncapi is not None:
+            asyncapi.parent.mkdir(parents=True, exist_ok=True)
+            text = readable_yaml(asyncapi_document(software_version()))
+            asyncapi.write_text(text, encoding="utf-8")
+            typer.echo(str(asyncapi))
+    except OSError as exc:
+        _usage_error(f"cannot write: {exc}")
+
+
+def _usage_error(message: str) -> NoReturn:
+    typer.echo(f"pos-adapter: {message}", err=True)
+    raise typer.Exit(2)
 
 
 @app.command()

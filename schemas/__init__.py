@@ -5,6 +5,7 @@ is ``posTableId``). Incoming commands go through :func:`parse_command`; outgoing
 are made with :func:`build_message` and serialised with :func:`encode_message`.
 """
 
+from ._asyncapi import asyncapi_document
 from ._changes import TableOrderSnapshotChanged
 from ._common import (
     ChangeType,
@@ -30,6 +31,7 @@ from ._common import (
 )
 from ._envelope import SCHEMA_VERSION, Envelope, Message, MessageType, encode_message
 from ._errors import PoisonMessage, describe_validation_error
+from ._examples import example_message, example_payload
 from ._health import PosHealthReported
 from ._json_schema import message_json_schema, message_json_schemas
 from ._parse import DEFAULT_MAX_BYTES, ParsedCommand, parse_command
@@ -108,10 +110,13 @@ __all__ = [
     "TableOrderSnapshotResolutionResult",
     "Totals",
     "WireModel",
+    "asyncapi_document",
     "build_message",
     "compute_totals",
     "describe_validation_error",
     "encode_message",
+    "example_message",
+    "example_payload",
     "identifier_or_none",
     "is_storable",
     "line_total",

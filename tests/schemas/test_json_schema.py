@@ -70,3 +70,10 @@ def test_schema_command_refuses_a_file_for_out(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["schema", "--out", str(a_file)], env={"COLUMNS": "500"})
     assert result.exit_code == 2
     assert "is a file" in result.output
+
+
+@pytest.mark.parametrize("message_type", list(MessageType))
+def test_schemas_define_only_what_they_use(message_type: MessageType) -> None:
+    schema = message_json_schema(message_type)
+    text = json.dumps(schema)
+    assert [name for name in schema["$defs"] if f'"#/$defs/{name}"' not in text] == []
