@@ -105,8 +105,10 @@ class Settings(BaseSettings):
     retention: Seconds = Field(7 * 24 * 3600, description="seconds handled messages and sent "
                                "results are kept")
     log_level: LogLevel = Field(LogLevel.INFO, description="`debug`, `info`, `warning`, "
-                                "`error`")
-    log_format: LogFormat = Field(LogFormat.JSON, description="`json` or `console`")
+                                "`error`; chatty libraries (aiormq, httpx, ...) log warnings "
+                                "and errors only unless `debug` (docs/operations.md, Logs)")
+    log_format: LogFormat = Field(LogFormat.JSON, description="`json` or `console`, for "
+                                  "every line on stderr, the libraries' too")
     metrics_host: str = Field("127.0.0.1", min_length=1, description="address of the "
                               "Prometheus metrics endpoint")
     metrics_port: Annotated[int, Field(ge=0, le=65535)] = Field(

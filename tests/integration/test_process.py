@@ -43,6 +43,7 @@ class AdapterProcess:
         }
         self.process: asyncio.subprocess.Process | None = None
         self.lines: list[dict[str, object]] = []
+        self.plain: list[str] = []  # lines that are not JSON
 
     async def start(self) -> None:
         self.process = await asyncio.create_subprocess_exec(
@@ -62,6 +63,7 @@ class AdapterProcess:
                 try:
                     line = json.loads(raw)
                 except ValueError:
+                    self.plain.append(raw.decode(errors="replace"))
                     continue
                 self.lines.append(line)
                 if line.get("event") == event:
@@ -176,6 +178,11 @@ async def test_credentials_never_reach_the_log(process_settings: Settings) -> No
     await adapter.wait_log("broker unreachable", timeout=30)
 
     assert await adapter.terminate() == 0
+    # The libraries' lines are JSON like ours, so they are read and checked too.
+    assert adapter.plain == []
+    assert {"aiormq.connection", "aio_pika.robust_connection"} <= {
+        line.get("logger") for line in adapter.lines
+    }
     logged = json.dumps(adapter.lines)
     assert "amqp-s3cret" not in logged
     assert "restai-s3cret" not in logged
