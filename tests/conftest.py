@@ -1,4 +1,10 @@
-"""Services for the suite: a real RabbitMQ and a real PostgreSQL.
+"""Services for the suite: a real RabbitMQ and a real PostgreSQL; and no
+``POS_ADAPTER_*`` variable from the shell.
+
+Every ``POS_ADAPTER_*`` variable exported where pytest starts is removed for the session
+(and put back after it), so the tests, and the workers they start as processes (which
+inherit ``os.environ``), see the defaults plus what each test sets: a developer's
+``POS_ADAPTER_DRIVER=restai`` must not make the suite fail, nor pass, by accident.
 
 ``AMQP_URL`` / ``POSTGRES_URL`` point at running services. Unset, the local default
 ports are tried (127.0.0.1:5672 guest/guest, 127.0.0.1:5432 postgres with trust); then,
@@ -19,10 +25,26 @@ import asyncpg
 import pytest
 from sqlalchemy.engine import make_url
 
+from adapter.settings import ENV_PREFIX
 from adapter.store import SqlStore
 
 LOCAL_AMQP = "amqp://guest:guest@127.0.0.1:5672/"
 LOCAL_POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
+
+_removed_environment = pytest.StashKey[dict[str, str]]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Remove the exported ``POS_ADAPTER_*`` variables before anything reads them
+    (collection imports test modules; the tests' child processes copy ``os.environ``)."""
+    config.stash[_removed_environment] = {
+        name: os.environ.pop(name) for name in list(os.environ) if name.startswith(ENV_PREFIX)
+    }
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Give them back, for whatever runs pytest in-process."""
+    os.environ.update(config.stash.get(_removed_environment, {}))
 
 
 def _listening(port: int) -> bool:

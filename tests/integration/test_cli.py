@@ -22,16 +22,13 @@ MESSAGE_TYPES = {
 }
 
 
-def clean_environment() -> dict[str, str]:
-    """Ours without any ``POS_ADAPTER_*``: what a test does not set is the default."""
-    return {k: v for k, v in os.environ.items() if not k.startswith("POS_ADAPTER_")}
-
-
 async def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None,
                   timeout: float = 60) -> tuple[int, str, str]:
+    """``pos-adapter *args``; what ``env`` does not set is the default (the session has no
+    ``POS_ADAPTER_*`` variable: tests/conftest.py)."""
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "adapter.cli", *args,
-        env={**clean_environment(), "COLUMNS": "120", **(env or {})}, cwd=cwd,
+        env={**os.environ, "COLUMNS": "120", **(env or {})}, cwd=cwd,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )
     out, err = await asyncio.wait_for(process.communicate(), timeout)
