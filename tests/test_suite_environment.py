@@ -1,5 +1,7 @@
 """The suite's own environment (``tests/conftest.py``): variables exported in the shell do
-not reach the tests. Each check runs pytest in a child process, as a developer would."""
+not reach the tests, and a missing service stops the run in one line instead of letting it
+pass with the tests that need it skipped. Most checks run pytest in a child process, as a
+developer would."""
 
 from __future__ import annotations
 
@@ -12,6 +14,8 @@ from pathlib import Path
 import pytest
 
 from adapter.settings import Settings
+from tests import conftest
+from tests.ops.conftest import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -55,3 +59,60 @@ async def test_exported_adapter_variables_do_not_reach_the_tests(
 
     assert code == 0, out
     assert f"{len(WORKER_TESTS)} passed" in out
+
+
+BROKER_TEST = ("tests/integration/test_topology.py::"
+               "test_results_wait_in_the_inbox_queue_until_openapp_binds")
+STORE_TEST = "tests/store/test_store.py::test_a_committed_write_set_reads_back"
+"""Run on SQLite and on PostgreSQL (``[sqlite]``, ``[postgres]``)."""
+
+
+def nowhere(variable: str) -> dict[str, str]:
+    """``variable`` pointing at a port nobody listens on."""
+    address = f"127.0.0.1:{free_port()}"
+    scheme = "amqp://guest:guest@" if variable == "AMQP_URL" else "postgresql+asyncpg://postgres@"
+    return {variable: f"{scheme}{address}/"}
+
+
+async def test_a_missing_service_stops_the_run_in_one_line() -> None:
+    code, out = await run_pytest(BROKER_TEST, env=nowhere("AMQP_URL"))
+
+    assert code == conftest.EXIT_MISSING_SERVICE, out
+    [line] = [line for line in out.splitlines() if "missing" in line]
+    assert "missing RabbitMQ: AMQP_URL is set but nothing answers at 127.0.0.1:" in line
+    assert "--skip-missing-services" in line
+    assert "passed" not in out
+    assert "error" not in out.lower()
+
+
+async def test_tests_needing_no_missing_service_run() -> None:
+    code, out = await run_pytest(f"{STORE_TEST}[sqlite]",
+                                 env={**nowhere("AMQP_URL"), **nowhere("POSTGRES_URL")})
+
+    assert code == 0, out
+    assert "1 passed" in out
+
+
+async def test_skipping_the_tests_of_a_missing_service_is_asked_for() -> None:
+    code, out = await run_pytest(STORE_TEST, "--skip-missing-services", "-rs",
+                                 env=nowhere("POSTGRES_URL"))
+
+    assert code == 0, out
+    assert "1 passed, 1 skipped" in out
+    assert "needs PostgreSQL: POSTGRES_URL is set but nothing answers at 127.0.0.1:" in out
+
+
+def test_without_a_url_the_local_port_then_docker_are_tried(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    port = free_port()
+    service = conftest.Service("RabbitMQ", "UNSET_AMQP_URL", "amqp_url", "rabbitmq",
+                               f"amqp://guest:guest@127.0.0.1:{port}/", 5672)
+    monkeypatch.delenv(service.variable, raising=False)
+    monkeypatch.setattr(conftest, "_docker_available", lambda: True)
+    assert conftest._locate(service) == conftest.Whereabouts(docker=True)
+
+    monkeypatch.setattr(conftest, "_docker_available", lambda: False)
+    assert conftest._locate(service).missing == (
+        f"RabbitMQ is not running on 127.0.0.1:{port}, UNSET_AMQP_URL is not set and Docker "
+        "is not available")
