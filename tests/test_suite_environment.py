@@ -15,7 +15,7 @@ import pytest
 
 from adapter.settings import Settings
 from tests import conftest
-from tests.ops.conftest import free_port
+from tests.integration.conftest import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 
