@@ -24,6 +24,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NoReturn
 from urllib.parse import urlsplit
 
 import asyncpg
@@ -62,7 +63,8 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     """Give them back, for whatever runs pytest in-process."""
-    os.environ.update(config.stash.get(_removed_environment, {}))
+    removed: dict[str, str] = config.stash.get(_removed_environment, {})
+    os.environ.update(removed)
 
 
 @dataclass(frozen=True)
@@ -185,7 +187,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
                 item.add_marker(pytest.mark.skip(reason=f"needs {service.name}: {where.missing}"))
 
 
-def _give_up(config: pytest.Config, service: Service, where: Whereabouts) -> None:
+def _give_up(config: pytest.Config, service: Service, where: Whereabouts) -> NoReturn:
     """For a test that asked for ``service`` without declaring it (``getfixturevalue``)."""
     if config.getoption(SKIP_MISSING):
         pytest.skip(f"needs {service.name}: {where.missing}")
