@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
@@ -22,6 +23,13 @@ from pos_drivers.mock import MockPosControl, MockPosServer
 pytestmark = pytest.mark.rabbitmq
 
 StartAdapter = Callable[..., AbstractAsyncContextManager[Worker]]
+
+
+def free_port() -> int:
+    """A port nobody listens on right now (for one worker's metrics endpoint)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 @pytest.fixture
@@ -49,6 +57,7 @@ def settings(amqp_url: str, location_id: str, mock_pos: MockPosServer, tmp_path:
         shutdown_grace=3.0,
         log_level=LogLevel.WARNING,
         log_format=LogFormat.CONSOLE,
+        metrics_port=free_port(),  # not 9464: a running adapter's, or another test's
     )
 
 
@@ -72,7 +81,9 @@ async def start_adapter(settings: Settings, amqp_url: str) -> AsyncIterator[Star
         *, driver_settings: Mapping[str, Any] | None = None, **overrides: Any
     ) -> AsyncIterator[Worker]:
         """``driver_settings``: the driver's own settings by field name (not from the
-        environment)."""
+        environment). Each worker gets a metrics port of its own unless one is given (two
+        workers of a test would contend for the fixture's)."""
+        overrides.setdefault("metrics_port", free_port())
         configured = settings.model_copy(update=overrides)
         used.append(configured)
         cls = driver_class(configured.driver)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import socket
 import sys
 from pathlib import Path
 
@@ -13,7 +12,7 @@ import httpx
 import pytest
 
 from adapter.settings import Settings
-from tests.integration.conftest import delete_queues
+from tests.integration.conftest import delete_queues, free_port
 
 MESSAGE_TYPES = {
     "TableOrderSnapshotRequested", "TableOrderSnapshotResolutionResult",
@@ -22,16 +21,13 @@ MESSAGE_TYPES = {
 }
 
 
-def clean_environment() -> dict[str, str]:
-    """Ours without any ``POS_ADAPTER_*``: what a test does not set is the default."""
-    return {k: v for k, v in os.environ.items() if not k.startswith("POS_ADAPTER_")}
-
-
 async def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None,
                   timeout: float = 60) -> tuple[int, str, str]:
+    """``pos-adapter *args``; what ``env`` does not set is the default (the session has no
+    ``POS_ADAPTER_*`` variable: tests/conftest.py)."""
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "adapter.cli", *args,
-        env={**clean_environment(), "COLUMNS": "120", **(env or {})}, cwd=cwd,
+        env={**os.environ, "COLUMNS": "120", **(env or {})}, cwd=cwd,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )
     out, err = await asyncio.wait_for(process.communicate(), timeout)
@@ -43,7 +39,8 @@ async def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path | Non
 async def test_demo_plays_a_table_through(
     amqp_url: str, location_id: str, tmp_path: Path
 ) -> None:
-    env = {"POS_ADAPTER_AMQP_URL": amqp_url, "POS_ADAPTER_LOCATION_ID": location_id}
+    env = {"POS_ADAPTER_AMQP_URL": amqp_url, "POS_ADAPTER_LOCATION_ID": location_id,
+           "POS_ADAPTER_METRICS_PORT": "0"}
     try:
         code, out, err = await run_cli("demo", env=env, cwd=tmp_path)
     finally:
@@ -57,9 +54,7 @@ async def test_demo_plays_a_table_through(
 
 
 async def test_demo_without_a_broker_says_so_in_one_line(tmp_path: Path) -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        closed_port = probe.getsockname()[1]
+    closed_port = free_port()
     env = {"POS_ADAPTER_AMQP_URL": f"amqp://guest:guest@127.0.0.1:{closed_port}/"}
 
     code, out, _err = await run_cli("demo", env=env, cwd=tmp_path)
@@ -82,9 +77,7 @@ async def test_schema_writes_one_json_schema_per_message_type(tmp_path: Path) ->
 
 
 async def test_mock_pos_serves_its_seed_data(tmp_path: Path) -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "adapter.cli", "mock-pos", "--port", str(port),
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,

@@ -115,7 +115,7 @@ async def test_a_fleet_shares_the_locations_and_survives_a_kill(
         stack.push_async_callback(_delete_all_queues, settings, ids)
         file = tmp_path / "locations.toml"
         file.write_text("".join(f'[[location]]\nid = "{location}"\n\n' for location in ids))
-        env = {**{k: v for k, v in os.environ.items() if not k.startswith("POS_ADAPTER_")},
+        env = {**os.environ,
                "POS_ADAPTER_AMQP_URL": amqp_url, "POS_ADAPTER_STORE_URL": shared_store,
                "POS_ADAPTER_POS_URL": pos_server.url, "POS_ADAPTER_LOCATIONS_FILE": str(file),
                "POS_ADAPTER_LEASE_TTL": str(TTL), "POS_ADAPTER_POLL_INTERVAL": "0.2",

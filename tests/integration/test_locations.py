@@ -17,9 +17,9 @@ from adapter.settings import Settings
 from adapter.testing import OpenAppClient
 from adapter.worker import Worker
 from pos_drivers.mock import MockPosControl, MockPosServer
-from tests.integration.conftest import delete_queues
+from tests.integration.conftest import delete_queues, free_port
 from tests.integration.test_cli import run_cli
-from tests.ops.conftest import free_port, scrape, value
+from tests.ops.conftest import scrape, value
 
 pytestmark = pytest.mark.rabbitmq
 

@@ -7,7 +7,6 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import sqlite3
 import sys
 from pathlib import Path
@@ -18,7 +17,7 @@ import pytest
 from adapter.settings import Settings
 from adapter.testing import OpenAppClient
 from pos_drivers.mock import MockPosControl
-from tests.integration.conftest import eventually
+from tests.integration.conftest import eventually, free_port
 
 pytestmark = pytest.mark.rabbitmq
 
@@ -39,6 +38,7 @@ class AdapterProcess:
             "POS_ADAPTER_POLL_INTERVAL": "0.2",
             "POS_ADAPTER_POS_DEADLINE": "2",
             "POS_ADAPTER_LOG_FORMAT": "json",
+            "POS_ADAPTER_METRICS_PORT": str(settings.metrics_port),
             **env,
         }
         self.process: asyncio.subprocess.Process | None = None
@@ -160,9 +160,7 @@ async def test_a_bad_setting_stops_the_start_with_one_line_naming_it(tmp_path: P
 
 
 async def test_credentials_never_reach_the_log(process_settings: Settings) -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        closed_port = probe.getsockname()[1]
+    closed_port = free_port()
     adapter = AdapterProcess(
         process_settings,
         POS_ADAPTER_AMQP_URL=f"amqp://guest:amqp-s3cret@127.0.0.1:{closed_port}/",

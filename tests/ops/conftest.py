@@ -3,8 +3,6 @@ mock POS, and helpers to read a worker's metrics endpoint."""
 
 from __future__ import annotations
 
-import socket
-
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -19,13 +17,6 @@ from tests.integration.conftest import (  # noqa: F401  (fixtures, found here by
 )
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
-
-
-def free_port() -> int:
-    """A port nobody listens on right now (for one worker's metrics endpoint)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 async def scrape(port: int) -> Samples:

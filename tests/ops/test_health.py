@@ -14,8 +14,8 @@ from adapter.amqp import CommandConsumer
 from adapter.ops.health import HealthReport, check_health
 from adapter.settings import Settings
 from pos_drivers.mock import MockPosControl
-from tests.integration.conftest import StartAdapter, eventually
-from tests.ops.conftest import free_port, scrape, value
+from tests.integration.conftest import StartAdapter, eventually, free_port
+from tests.ops.conftest import scrape, value
 
 pytestmark = pytest.mark.rabbitmq
 

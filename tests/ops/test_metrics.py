@@ -6,10 +6,11 @@ from __future__ import annotations
 import pytest
 
 from adapter.metrics import Metrics
+from adapter.settings import Settings
 from adapter.testing import OpenAppClient
 from pos_drivers.mock import MockPosControl
-from tests.integration.conftest import StartAdapter, eventually
-from tests.ops.conftest import Samples, free_port, scrape, value
+from tests.integration.conftest import StartAdapter, eventually, free_port
+from tests.ops.conftest import Samples, scrape, value
 
 pytestmark = pytest.mark.rabbitmq
 
@@ -82,6 +83,18 @@ async def test_pos_failures_are_counted_by_driver_and_operation(
 async def test_port_0_serves_nothing(start_adapter: StartAdapter) -> None:
     async with start_adapter(metrics_port=0) as worker:
         assert worker.metrics_server.port is None
+
+
+async def test_a_test_worker_serves_on_a_free_port_of_its_own(
+    start_adapter: StartAdapter, settings: Settings
+) -> None:
+    elsewhere = f"{settings.location_id}-2"
+    async with start_adapter() as first, start_adapter(location_id=elsewhere) as second:
+        ports = {first.metrics_server.port, second.metrics_server.port}
+
+    assert ports == {first.settings.metrics_port, second.settings.metrics_port}
+    assert len(ports) == 2
+    assert Settings.model_fields["metrics_port"].default not in ports  # not 9464
 
 
 def test_each_worker_has_a_registry_of_its_own() -> None:

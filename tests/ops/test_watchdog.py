@@ -12,9 +12,9 @@ from adapter.amqp import CommandConsumer
 from adapter.settings import Settings
 from adapter.testing import OpenAppClient
 from adapter.worker import EXIT_CONSUMER_LOST, Worker
-from tests.integration.conftest import StartAdapter, delete_queues, eventually
+from tests.integration.conftest import StartAdapter, delete_queues, eventually, free_port
 from tests.integration.test_broker_faults import close_connections_of
-from tests.ops.conftest import free_port, scrape, value
+from tests.ops.conftest import scrape, value
 
 pytestmark = pytest.mark.rabbitmq
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -114,11 +115,19 @@ def test_valid_submission_with_hints() -> None:
     assert parsed.order_context == message("OrderSubmissionRequested")["payload"]["orderContext"]
 
 
-def test_expires_at_is_parsed_with_its_offset() -> None:
-    parsed = _parse(message("TableOrderSnapshotRequested", expiresAt="2026-11-21T19:00:30+01:00"))
+@pytest.mark.parametrize(("written", "offset"), [
+    ("2026-11-21T19:00:30+01:00", timedelta(hours=1)),
+    ("2026-11-21T19:00:30-05:00", timedelta(hours=-5)),
+    ("2026-11-21T19:00:30+05:45", timedelta(hours=5, minutes=45)),
+    ("2026-11-21T19:00:30Z", timedelta(0)),
+])
+def test_expires_at_is_parsed_with_its_offset(written: str, offset: timedelta) -> None:
+    parsed = _parse(message("TableOrderSnapshotRequested", expiresAt=written))
     assert parsed.envelope is not None
-    assert parsed.envelope.expires_at is not None
-    assert parsed.envelope.expires_at.utcoffset() is not None
+    expires_at = parsed.envelope.expires_at
+    assert expires_at is not None
+    assert expires_at.utcoffset() == offset
+    assert expires_at == datetime(2026, 11, 21, 19, 0, 30, tzinfo=UTC) - offset  # the instant
 
 
 # -- invalid: answered INVALID_REQUEST ---------------------------------------------------

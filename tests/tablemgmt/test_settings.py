@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -12,13 +11,6 @@ from pos_drivers import DriverConfig, load_driver
 from pos_drivers.tablemgmt import TableMgmtDriver, TableMgmtSettings
 
 OUTLET = "701f2ac0-07c2-5681-ac77-0a3708485668"
-
-
-@pytest.fixture(autouse=True)
-def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in list(os.environ):
-        if name.startswith("POS_ADAPTER_TABLEMGMT_"):
-            monkeypatch.delenv(name)
 
 
 def test_read_from_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
