@@ -65,7 +65,7 @@ class Ack:
 
 @dataclass(frozen=True, slots=True)
 class DeadLetter:
-    """Dead-letter a copy with ``reason`` in ``x-pos-adapter-error``."""
+    """Dead-letter a copy with ``reason`` in the header ``schemas.ERROR_HEADER``."""
 
     reason: str
     message_type: str | None = None

@@ -1,4 +1,5 @@
-"""The OpenApp POS wire contract v1 as pydantic models (no I/O).
+"""The OpenApp POS wire contract v1 as pydantic models (no I/O), and the AMQP headers
+the adapter writes, reads or drops.
 
 Python attributes are snake_case; the wire names are camelCase (``snapshot.pos_table_id``
 is ``posTableId``). Incoming commands go through :func:`parse_command`; outgoing messages
@@ -30,6 +31,13 @@ from ._common import (
 )
 from ._envelope import SCHEMA_VERSION, Envelope, Message, MessageType, encode_message
 from ._errors import PoisonMessage, describe_validation_error
+from ._headers import (
+    BROKER_HEADERS,
+    DEATH_HEADER,
+    DELIVERY_COUNT_HEADER,
+    ERROR_HEADER,
+    REPLAY_HEADER,
+)
 from ._health import PosHealthReported
 from ._json_schema import message_json_schema, message_json_schemas
 from ._parse import DEFAULT_MAX_BYTES, ParsedCommand, parse_command
@@ -63,10 +71,15 @@ from ._submission import (
 from ._text import is_storable, storable
 
 __all__ = [
+    "BROKER_HEADERS",
     "COMMAND_TYPES",
+    "DEATH_HEADER",
     "DEFAULT_MAX_BYTES",
+    "DELIVERY_COUNT_HEADER",
+    "ERROR_HEADER",
     "MESSAGE_MODELS",
     "PAYLOAD_MODELS",
+    "REPLAY_HEADER",
     "RESULT_TYPES",
     "SCHEMA_VERSION",
     "SNAPSHOT_REJECTION_REASONS",

@@ -1,12 +1,11 @@
 """The AMQP side: topology, the command consumer, the outbox relay."""
 
 from adapter.amqp._connection import broker_urls, connect_broker, connect_once
-from adapter.amqp._consumer import ERROR_HEADER, CommandConsumer
+from adapter.amqp._consumer import CommandConsumer
 from adapter.amqp._relay import OutboxRelay, message_properties
 from adapter.amqp._topology import Topology, command_queue_arguments, declare_topology
 
 __all__ = [
-    "ERROR_HEADER",
     "CommandConsumer",
     "OutboxRelay",
     "Topology",

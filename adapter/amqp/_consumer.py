@@ -38,16 +38,15 @@ from aio_pika.abc import (
 
 from adapter.metrics import LocationMetrics, message_type_label
 from handlers import DeadLetter, Disposition
+from schemas import DELIVERY_COUNT_HEADER, ERROR_HEADER
 
 log = structlog.get_logger("pos_adapter.consumer")
 
-ERROR_HEADER = "x-pos-adapter-error"
 CRASH_PAUSE = 0.5
 CANCEL_TIMEOUT = 5.0
 
 DEAD_LETTERED = "DEAD_LETTERED"
 CRASHED = "CRASHED"
-DELIVERY_COUNT = "x-delivery-count"
 
 
 class Dispatcher(Protocol):
@@ -211,7 +210,7 @@ class CommandConsumer:
     def _previous_deliveries(self, message: AbstractIncomingMessage) -> int | None:
         if not self._counted_by_queue:
             return None
-        count = (message.headers or {}).get(DELIVERY_COUNT)
+        count = (message.headers or {}).get(DELIVERY_COUNT_HEADER)
         if isinstance(count, int) and not isinstance(count, bool) and count >= 0:
             return count
         return 1 if message.redelivered else 0

@@ -61,18 +61,11 @@ from aio_pika.abc import (
 
 from adapter.amqp import connect_once
 from adapter.settings import Settings
-from schemas import COMMAND_TYPES
+from schemas import BROKER_HEADERS, COMMAND_TYPES, DEATH_HEADER, ERROR_HEADER
 
-ERROR_HEADER = "x-pos-adapter-error"
-"""The adapter's reason for dead-lettering (contract §5)."""
-
-FRESH_START_HEADERS = frozenset({
-    ERROR_HEADER, "x-death", "x-delivery-count",
-    "x-first-death-exchange", "x-first-death-queue", "x-first-death-reason",
-    "x-last-death-exchange", "x-last-death-queue", "x-last-death-reason",
-})
+FRESH_START_HEADERS = BROKER_HEADERS | {ERROR_HEADER}
 """Headers a replayed command drops: a dead-lettering's history, which the broker and the
-adapter add, so that the copy starts fresh (a broker appends to an ``x-death`` it finds)."""
+adapter add, so that the copy starts fresh."""
 
 CONNECT_TIMEOUT = 10.0
 IDLE_TIMEOUT = 5.0
@@ -246,7 +239,7 @@ def _envelope_text(envelope: dict[str, Any] | None, key: str) -> str | None:
 
 def _last_death(headers: dict[str, Any]) -> dict[str, Any] | None:
     """The newest ``x-death`` entry (the broker puts it first)."""
-    deaths = headers.get("x-death")
+    deaths = headers.get(DEATH_HEADER)
     if isinstance(deaths, list) and deaths and isinstance(deaths[0], dict):
         return deaths[0]
     return None

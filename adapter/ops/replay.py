@@ -63,14 +63,9 @@ from adapter.ops.messages import (
 )
 from adapter.settings import Settings
 from adapter.store import MessageQuery, StoredMessage
+from schemas import BROKER_HEADERS, REPLAY_HEADER
 
-REPLAY_HEADER = "x-pos-adapter-replay-of"
 PUBLISH_TIMEOUT = 30.0
-BROKER_HEADERS = frozenset({"x-death", "x-delivery-count", "x-first-death-exchange",
-                            "x-first-death-queue", "x-first-death-reason",
-                            "x-last-death-exchange", "x-last-death-queue",
-                            "x-last-death-reason"})
-"""Headers RabbitMQ adds to a message on its way; a replay starts without them."""
 
 
 @dataclass(frozen=True, slots=True)

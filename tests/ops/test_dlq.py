@@ -25,10 +25,11 @@ from typer.testing import CliRunner
 from adapter import amqp
 from adapter.amqp import _consumer
 from adapter.ops import dlq
-from adapter.ops.dead_letters import ERROR_HEADER, json_safe
+from adapter.ops.dead_letters import json_safe
 from adapter.settings import QueueType, Settings
 from adapter.testing import OpenAppClient, command
 from handlers import Incoming, SnapshotHandler
+from schemas import ERROR_HEADER
 from tests.integration import conftest as integration
 from tests.integration.conftest import StartAdapter, eventually
 
@@ -334,10 +335,6 @@ def test_replay_wants_to_be_told_which_messages_and_how(args: list[str]) -> None
 
     assert result.exit_code == 2
     assert "--message-id" in result.stderr or "--rate" in result.stderr
-
-
-def test_the_error_header_is_the_consumers() -> None:
-    assert ERROR_HEADER == amqp.ERROR_HEADER
 
 
 def test_header_values_become_json() -> None:
