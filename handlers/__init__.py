@@ -12,6 +12,7 @@ from handlers._deadline import Deadline
 from handlers._dispatch import Ack, DeadLetter, Dispatcher, Disposition
 from handlers._locks import LockTimeout, TableLocks
 from handlers._messages import outgoing
+from handlers._outcome import CommandOutcome
 from handlers._pos import call_pos
 from handlers._records import (
     CreatedLine,
@@ -33,6 +34,7 @@ __all__ = [
     "Backoff",
     "ChangeMode",
     "CommandHandler",
+    "CommandOutcome",
     "CreatedLine",
     "DeadLetter",
     "Deadline",

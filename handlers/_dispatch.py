@@ -39,6 +39,7 @@ from handlers._command import (
 from handlers._context import HandlerContext
 from handlers._deadline import Deadline
 from handlers._locks import LockTimeout
+from handlers._outcome import CommandOutcome
 from handlers._records import DuplicateMessage, InboxRecord, JournalEntry, WriteSet
 from schemas import (
     PoisonMessage,
@@ -50,16 +51,12 @@ from schemas import (
 
 log = structlog.get_logger("pos_adapter.dispatch")
 
-DUPLICATE = "DUPLICATE"
-DEAD_LETTERED = "DEAD_LETTERED"
-
-
 @dataclass(frozen=True, slots=True)
 class Ack:
     """Settled: the result is committed (or was already). ``outcome`` is what the inbox
     row says (``DUPLICATE`` when a stored result went out again)."""
 
-    outcome: str = DUPLICATE
+    outcome: str = CommandOutcome.DUPLICATE
     message_type: str | None = None
 
 
@@ -136,7 +133,8 @@ class Dispatcher:
                 return await self._serialised(handler, incoming)
             except Exception as exc:
                 await self._journal(
-                    journal_entry(self.ctx, incoming, f"CRASHED:{type(exc).__name__}")
+                    journal_entry(self.ctx, incoming,
+                                  CommandOutcome.CRASHED.with_detail(type(exc).__name__))
                 )
                 if previous < self.max_redeliveries:
                     raise
@@ -210,13 +208,14 @@ class Dispatcher:
     async def _publish_again(self, incoming: Incoming, seen: InboxRecord) -> Disposition:
         assert seen.result is not None
         log.info("duplicate messageId: publishing the stored result again")
-        entry = journal_entry(self.ctx, incoming, DUPLICATE,
+        entry = journal_entry(self.ctx, incoming, CommandOutcome.DUPLICATE,
                               result_message_id=seen.result.message_id)
         await self.ctx.store.commit(WriteSet(outbox=[seen.result], journal=[entry]))
-        return Ack(DUPLICATE, str(incoming.command.message_type))
+        return Ack(CommandOutcome.DUPLICATE, str(incoming.command.message_type))
 
     async def _dead_letter(self, incoming: Incoming, reason: str) -> DeadLetter:
-        await self._journal(journal_entry(self.ctx, incoming, f"{DEAD_LETTERED}:{reason}"))
+        outcome = CommandOutcome.DEAD_LETTERED.with_detail(reason)
+        await self._journal(journal_entry(self.ctx, incoming, outcome))
         return DeadLetter(reason, str(incoming.command.message_type))
 
     async def _poison(self, delivery: Delivery, reason: str) -> DeadLetter:
@@ -250,7 +249,7 @@ class Dispatcher:
             correlation_id=identifier_or_none(raw.get("correlationId"))
             or identifier_or_none(properties.get("correlation_id")),
             received_at=delivery.received_at,
-            outcome=f"{DEAD_LETTERED}:{reason}",
+            outcome=CommandOutcome.DEAD_LETTERED.with_detail(reason),
             body=body if len(body) <= self.max_bytes else None,
             properties=delivery.properties,
         )

@@ -15,8 +15,9 @@ Each delivery is handed to the dispatcher, which says what to do with it:
 Each settled delivery is counted (``Metrics.command_settled``) with its type and outcome:
 the outcome the dispatcher returned (its inbox row's, or ``DUPLICATE``), ``DEAD_LETTERED``
 (by our copy, or by the queue when the copy could not be published) or ``CRASHED``
-(nacked for redelivery). The watchdog asks :meth:`CommandConsumer.registered` whether the
-channel still has our consumer, and :meth:`CommandConsumer.restart` registers it again.
+(nacked for redelivery): the names of ``handlers.CommandOutcome``. The watchdog asks
+:meth:`CommandConsumer.registered` whether the channel still has our consumer, and
+:meth:`CommandConsumer.restart` registers it again.
 """
 
 from __future__ import annotations
@@ -37,16 +38,13 @@ from aio_pika.abc import (
 )
 
 from adapter.metrics import LocationMetrics, message_type_label
-from handlers import DeadLetter, Disposition
+from handlers import CommandOutcome, DeadLetter, Disposition
 from schemas import DELIVERY_COUNT_HEADER, ERROR_HEADER
 
 log = structlog.get_logger("pos_adapter.consumer")
 
 CRASH_PAUSE = 0.5
 CANCEL_TIMEOUT = 5.0
-
-DEAD_LETTERED = "DEAD_LETTERED"
-CRASHED = "CRASHED"
 
 
 class Dispatcher(Protocol):
@@ -195,15 +193,15 @@ class CommandConsumer:
                           amqp_message_id=message.message_id)
             await asyncio.sleep(CRASH_PAUSE)
             await _settle(message.nack(requeue=True))
-            return None, CRASHED
+            return None, CommandOutcome.CRASHED
         if isinstance(disposition, DeadLetter):
             if not await self._dead_letter_copy(message, disposition.reason):
                 # Nothing is lost: the queue's own dead-lettering takes it (with x-death
                 # instead of our reason), rather than redelivering it for ever.
                 await _settle(message.reject(requeue=False))
-                return disposition.message_type, DEAD_LETTERED
+                return disposition.message_type, CommandOutcome.DEAD_LETTERED
             await _settle(message.ack())
-            return disposition.message_type, DEAD_LETTERED
+            return disposition.message_type, CommandOutcome.DEAD_LETTERED
         await _settle(message.ack())
         return disposition.message_type, disposition.outcome
 
