@@ -69,6 +69,7 @@ from ._submission import (
     SubmissionModifier,
 )
 from ._text import is_storable, storable
+from ._time import as_utc, utc_from_iso, utc_now
 
 __all__ = [
     "BROKER_HEADERS",
@@ -121,6 +122,7 @@ __all__ = [
     "TableOrderSnapshotResolutionResult",
     "Totals",
     "WireModel",
+    "as_utc",
     "build_message",
     "compute_totals",
     "describe_validation_error",
@@ -133,4 +135,6 @@ __all__ = [
     "message_type_of",
     "parse_command",
     "storable",
+    "utc_from_iso",
+    "utc_now",
 ]

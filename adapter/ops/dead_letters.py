@@ -44,7 +44,7 @@ import re
 import sys
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from types import TracebackType
 from typing import Any, Literal, Protocol, Self, TypeAlias
@@ -61,7 +61,7 @@ from aio_pika.abc import (
 
 from adapter.amqp import connect_once
 from adapter.settings import Settings
-from schemas import BROKER_HEADERS, COMMAND_TYPES, DEATH_HEADER, ERROR_HEADER
+from schemas import BROKER_HEADERS, COMMAND_TYPES, DEATH_HEADER, ERROR_HEADER, as_utc
 
 FRESH_START_HEADERS = BROKER_HEADERS | {ERROR_HEADER}
 """Headers a replayed command drops: a dead-lettering's history, which the broker and the
@@ -152,10 +152,10 @@ class Letter:
     def timestamp(self) -> datetime | None:
         """The AMQP ``timestamp``, else when the broker dead-lettered it."""
         if self.message.timestamp is not None:
-            return _utc(self.message.timestamp)
+            return as_utc(self.message.timestamp)
         death = _last_death(self.headers)
         when = death.get("time") if death else None
-        return _utc(when) if isinstance(when, datetime) else None
+        return as_utc(when) if isinstance(when, datetime) else None
 
     def matches(self, wanted: Iterable[str]) -> bool:
         ids = {self.message.message_id, _envelope_text(self.envelope, "messageId")}
@@ -212,7 +212,7 @@ def json_safe(value: Any) -> JsonValue:
     if value is None or isinstance(value, bool | int | float | str):
         return value
     if isinstance(value, datetime):
-        return _utc(value).isoformat()
+        return as_utc(value).isoformat()
     if isinstance(value, bytes | bytearray):
         return base64.b64encode(bytes(value)).decode("ascii")
     if isinstance(value, Decimal):
@@ -256,10 +256,6 @@ def _utf8(body: bytes) -> str | None:
         return body.decode("utf-8")
     except UnicodeDecodeError:
         return None
-
-
-def _utc(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 # --- the queue, held ----------------------------------------------------------------------

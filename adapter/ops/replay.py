@@ -38,7 +38,6 @@ import json
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import datetime
 from typing import Annotated, Any
 
 import aiormq
@@ -63,7 +62,7 @@ from adapter.ops.messages import (
 )
 from adapter.settings import Settings
 from adapter.store import MessageQuery, StoredMessage
-from schemas import BROKER_HEADERS, REPLAY_HEADER
+from schemas import BROKER_HEADERS, REPLAY_HEADER, utc_from_iso
 
 PUBLISH_TIMEOUT = 30.0
 
@@ -178,19 +177,10 @@ def command_properties(
         correlation_id=recorded.get("correlation_id") or message.correlation_id,
         reply_to=recorded.get("reply_to"),
         message_id=message_id,
-        timestamp=_time(recorded.get("timestamp")),
+        timestamp=utc_from_iso(recorded.get("timestamp")),
         message_type=recorded.get("type") or message.message_type,
         app_id=recorded.get("app_id"),
     )
-
-
-def _time(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        return datetime.fromisoformat(value)
-    except ValueError:
-        return None
 
 
 # -- publishing -----------------------------------------------------------------------------
