@@ -60,6 +60,7 @@ from aio_pika.abc import (
 )
 
 from adapter.amqp import connect_once
+from adapter.ops.pacing import Pace
 from adapter.settings import Settings
 from schemas import BROKER_HEADERS, COMMAND_TYPES, DEATH_HEADER, ERROR_HEADER, as_utc
 
@@ -541,20 +542,6 @@ def _encodable(value: Any) -> Any:
     if isinstance(value, list):
         return [_encodable(item) for item in value]
     return value
-
-
-class Pace:
-    """At most ``rate`` publishes per second; None: as fast as the confirms come back."""
-
-    def __init__(self, rate: float | None) -> None:
-        self._interval = 1 / rate if rate else 0.0
-        self._next = 0.0
-
-    async def wait(self) -> None:
-        now = asyncio.get_running_loop().time()
-        if self._next > now:
-            await asyncio.sleep(self._next - now)
-        self._next = max(now, self._next) + self._interval
 
 
 async def _commands_exchange(connection: AbstractConnection, settings: Settings

@@ -33,7 +33,6 @@ published is reported as such.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import uuid
 from collections.abc import Callable
@@ -60,6 +59,7 @@ from adapter.ops.messages import (
     read_store,
     when,
 )
+from adapter.ops.pacing import Pace
 from adapter.settings import Settings
 from adapter.store import MessageQuery, StoredMessage
 from schemas import BROKER_HEADERS, REPLAY_HEADER, utc_from_iso
@@ -186,23 +186,6 @@ def command_properties(
 # -- publishing -----------------------------------------------------------------------------
 
 
-class _Pacer:
-    """At most ``rate`` publishes per second (None: as fast as confirms come back)."""
-
-    def __init__(self, rate: float | None) -> None:
-        self._interval = 1.0 / rate if rate else 0.0
-        self._next = 0.0
-
-    async def wait(self) -> None:
-        if not self._interval:
-            return
-        loop = asyncio.get_running_loop()
-        delay = self._next - loop.time()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        self._next = max(self._next, loop.time()) + self._interval
-
-
 async def publish(
     settings: Settings, steps: list[Step], *, rate: float | None,
     advance: Callable[[], None] = lambda: None,
@@ -217,9 +200,9 @@ async def publish(
     async with connection:
         channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
         underlay = await channel.get_underlay_channel()
-        pacer = _Pacer(rate)
+        pace = Pace(rate)
         for index, step in enumerate(steps):
-            await pacer.wait()
+            await pace.wait()
             result, fatal = await _publish_one(underlay, step)
             done.append(replace(step, result=result))
             advance()
