@@ -3,6 +3,7 @@
 from adapter.amqp._connection import broker_urls, connect_broker, connect_once
 from adapter.amqp._consumer import CommandConsumer
 from adapter.amqp._relay import OutboxRelay, message_properties
+from adapter.amqp._republish import persistent_copy
 from adapter.amqp._topology import Topology, command_queue_arguments, declare_topology
 
 __all__ = [
@@ -15,4 +16,5 @@ __all__ = [
     "connect_once",
     "declare_topology",
     "message_properties",
+    "persistent_copy",
 ]

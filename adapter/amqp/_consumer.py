@@ -29,7 +29,6 @@ from typing import Any, Protocol
 
 import aiormq
 import structlog
-from aio_pika import Message
 from aio_pika.abc import (
     AbstractExchange,
     AbstractIncomingMessage,
@@ -37,6 +36,7 @@ from aio_pika.abc import (
     AbstractRobustChannel,
 )
 
+from adapter.amqp._republish import persistent_copy
 from adapter.metrics import LocationMetrics, message_type_label
 from handlers import CommandOutcome, DeadLetter, Disposition
 from schemas import DELIVERY_COUNT_HEADER, ERROR_HEADER
@@ -214,24 +214,7 @@ class CommandConsumer:
         return 1 if message.redelivered else 0
 
     async def _dead_letter_copy(self, message: AbstractIncomingMessage, reason: str) -> bool:
-        headers = _publishable(dict(message.headers or {}))
-        headers[ERROR_HEADER] = reason
-        copy = Message(
-            message.body,
-            headers=headers,
-            content_type=message.content_type,
-            content_encoding=message.content_encoding,
-            delivery_mode=2,
-            priority=message.priority,
-            correlation_id=message.correlation_id,
-            reply_to=message.reply_to,
-            expiration=None,
-            message_id=message.message_id,
-            timestamp=message.timestamp,
-            type=message.type,
-            user_id=None,
-            app_id=message.app_id,
-        )
+        copy = persistent_copy(message, {**(message.headers or {}), ERROR_HEADER: reason})
         try:
             await self._dead_letter.publish(copy, routing_key=self._routing_key, mandatory=True)
         except Exception as exc:
@@ -244,18 +227,6 @@ class CommandConsumer:
         log.warning("dead-lettered a command", reason=reason,
                     amqp_message_id=message.message_id, bytes=len(message.body))
         return True
-
-
-def _publishable(value: Any) -> Any:
-    """Header values as the client can send them again: a value that was not UTF-8 text
-    arrives as ``bytes``, which the encoder refuses; ``bytearray`` goes out as bytes."""
-    if isinstance(value, bytes):
-        return bytearray(value)
-    if isinstance(value, dict):
-        return {key: _publishable(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [_publishable(item) for item in value]
-    return value
 
 
 async def _settle(operation: Awaitable[None]) -> None:

@@ -59,7 +59,7 @@ from aio_pika.abc import (
     AbstractQueue,
 )
 
-from adapter.amqp import connect_once
+from adapter.amqp import connect_once, persistent_copy
 from adapter.ops.pacing import Pace
 from adapter.settings import Settings
 from schemas import BROKER_HEADERS, COMMAND_TYPES, DEATH_HEADER, ERROR_HEADER, as_utc
@@ -510,38 +510,11 @@ def replay_route(letter: Letter, settings: Settings) -> tuple[str | None, str | 
 
 
 def fresh_copy(letter: Letter) -> aio_pika.Message:
-    """The command as OpenApp sent it: same body and properties (messageId kept, so the
-    adapter's inbox recognises a second delivery), without the dead-lettering headers;
-    no expiration (a replay is deliberate) and no user_id (the broker checks it against
-    the connection's user)."""
-    message = letter.message
-    headers = {name: _encodable(value) for name, value in letter.headers.items()
-               if name not in FRESH_START_HEADERS}
-    return aio_pika.Message(
-        message.body,
-        headers=headers,
-        content_type=message.content_type,
-        content_encoding=message.content_encoding,
-        delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-        priority=message.priority,
-        correlation_id=message.correlation_id,
-        reply_to=message.reply_to,
-        message_id=message.message_id,
-        timestamp=message.timestamp,
-        type=message.type,
-        app_id=message.app_id,
-    )
-
-
-def _encodable(value: Any) -> Any:
-    """The client encodes a byte string in a header only as a ``bytearray``."""
-    if isinstance(value, bytes):
-        return bytearray(value)
-    if isinstance(value, dict):
-        return {key: _encodable(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_encodable(item) for item in value]
-    return value
+    """The command as OpenApp sent it (the adapter's inbox recognises a second delivery by
+    its messageId), without the dead-lettering headers."""
+    return persistent_copy(letter.message, {
+        name: value for name, value in letter.headers.items()
+        if name not in FRESH_START_HEADERS})
 
 
 async def _commands_exchange(connection: AbstractConnection, settings: Settings
