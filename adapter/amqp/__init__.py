@@ -1,6 +1,11 @@
 """The AMQP side: topology, the command consumer, the outbox relay."""
 
-from adapter.amqp._connection import broker_urls, connect_broker, connect_once
+from adapter.amqp._connection import (
+    broker_urls,
+    connect_broker,
+    connect_once,
+    without_credentials,
+)
 from adapter.amqp._consumer import CommandConsumer
 from adapter.amqp._relay import OutboxRelay, message_properties
 from adapter.amqp._republish import persistent_copy
@@ -17,4 +22,5 @@ __all__ = [
     "declare_topology",
     "message_properties",
     "persistent_copy",
+    "without_credentials",
 ]

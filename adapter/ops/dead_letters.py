@@ -59,7 +59,7 @@ from aio_pika.abc import (
     AbstractQueue,
 )
 
-from adapter.amqp import connect_once, persistent_copy
+from adapter.amqp import connect_once, persistent_copy, without_credentials
 from adapter.ops.pacing import Pace
 from adapter.settings import Settings
 from schemas import BROKER_HEADERS, COMMAND_TYPES, DEATH_HEADER, ERROR_HEADER, as_utc
@@ -262,18 +262,12 @@ def _utf8(body: bytes) -> str | None:
 # --- the queue, held ----------------------------------------------------------------------
 
 
-def safe_url(url: str) -> str:
-    """The broker URL without its credentials, for messages."""
-    scheme, _, rest = url.partition("://")
-    return f"{scheme}://{rest.rpartition('@')[2]}"
-
-
 async def connect(settings: Settings) -> AbstractConnection:
     """A plain connection: a robust one would reconnect and consume again behind our back."""
     try:
         return await connect_once(settings.amqp_url, timeout=CONNECT_TIMEOUT)
     except (OSError, TimeoutError, aiormq.exceptions.AMQPError) as exc:
-        raise DlqError(f"no RabbitMQ answers at {safe_url(settings.amqp_url)} "
+        raise DlqError(f"no RabbitMQ answers at {without_credentials(settings.amqp_url)} "
                        f"({type(exc).__name__}: {exc})") from None
 
 
