@@ -21,7 +21,6 @@ crashed.
 from __future__ import annotations
 
 import contextlib
-import json
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -45,6 +44,7 @@ from schemas import (
     PoisonMessage,
     RejectionReason,
     identifier_or_none,
+    json_object,
     parse_command,
     storable,
 )
@@ -235,7 +235,7 @@ class Dispatcher:
         """What can be told of a poison delivery: the envelope's fields where the body is
         a JSON object of acceptable size, else the AMQP properties'."""
         body = delivery.body or b""
-        raw = _json_object(body) if len(body) <= self.max_bytes else {}
+        raw = (json_object(body) or {}) if len(body) <= self.max_bytes else {}
         properties = delivery.properties or {}
         payload = raw.get("payload")
         payload = payload if isinstance(payload, dict) else {}
@@ -253,11 +253,3 @@ class Dispatcher:
             body=body if len(body) <= self.max_bytes else None,
             properties=delivery.properties,
         )
-
-
-def _json_object(body: bytes) -> dict[str, Any]:
-    try:
-        raw = json.loads(body)
-    except (ValueError, RecursionError):
-        return {}
-    return raw if isinstance(raw, dict) else {}

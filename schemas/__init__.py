@@ -40,7 +40,7 @@ from ._headers import (
 )
 from ._health import PosHealthReported
 from ._json_schema import message_json_schema, message_json_schemas
-from ._parse import DEFAULT_MAX_BYTES, ParsedCommand, parse_command
+from ._parse import DEFAULT_MAX_BYTES, ParsedCommand, json_object, parse_command
 from ._registry import (
     COMMAND_TYPES,
     MESSAGE_MODELS,
@@ -129,6 +129,7 @@ __all__ = [
     "encode_message",
     "identifier_or_none",
     "is_storable",
+    "json_object",
     "line_total",
     "message_json_schema",
     "message_json_schemas",

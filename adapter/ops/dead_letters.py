@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import json
 import re
 import sys
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
@@ -62,7 +61,14 @@ from aio_pika.abc import (
 from adapter.amqp import connect_once, persistent_copy, without_credentials
 from adapter.ops.pacing import Pace
 from adapter.settings import Settings
-from schemas import BROKER_HEADERS, COMMAND_TYPES, DEATH_HEADER, ERROR_HEADER, as_utc
+from schemas import (
+    BROKER_HEADERS,
+    COMMAND_TYPES,
+    DEATH_HEADER,
+    ERROR_HEADER,
+    as_utc,
+    json_object,
+)
 
 FRESH_START_HEADERS = BROKER_HEADERS | {ERROR_HEADER}
 """Headers a replayed command drops: a dead-lettering's history, which the broker and the
@@ -117,7 +123,7 @@ class Letter:
 
     @classmethod
     def of(cls, position: int, message: AbstractIncomingMessage) -> Letter:
-        return cls(position, message, _json_object(message.body))
+        return cls(position, message, json_object(message.body))
 
     @property
     def body(self) -> bytes:
@@ -223,14 +229,6 @@ def json_safe(value: Any) -> JsonValue:
     if isinstance(value, list | tuple):
         return [json_safe(item) for item in value]
     return repr(value)
-
-
-def _json_object(body: bytes) -> dict[str, Any] | None:
-    try:
-        parsed = json.loads(body)
-    except (ValueError, RecursionError):  # not UTF-8, not JSON, or nested beyond reason
-        return None
-    return parsed if isinstance(parsed, dict) else None
 
 
 def _envelope_text(envelope: dict[str, Any] | None, key: str) -> str | None:

@@ -62,7 +62,7 @@ from adapter.ops.messages import (
 from adapter.ops.pacing import Pace
 from adapter.settings import Settings
 from adapter.store import MessageQuery, StoredMessage
-from schemas import BROKER_HEADERS, REPLAY_HEADER, utc_from_iso
+from schemas import BROKER_HEADERS, REPLAY_HEADER, json_object, utc_from_iso
 
 PUBLISH_TIMEOUT = 30.0
 
@@ -140,11 +140,8 @@ def _command_step(message: StoredMessage, settings: Settings, new_id: str | None
     assert message.body is not None
     body = message.body
     if new_id is not None:
-        try:
-            envelope = json.loads(body)
-        except (ValueError, RecursionError):
-            envelope = None
-        if not isinstance(envelope, dict):
+        envelope = json_object(body)
+        if envelope is None:
             return "not a JSON object: it cannot be given a new messageId"
         envelope["messageId"] = new_id
         body = json.dumps(envelope, ensure_ascii=False).encode()
