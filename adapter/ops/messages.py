@@ -28,6 +28,7 @@ from rich.console import Console
 from rich.json import JSON
 from rich.table import Table
 
+from adapter.amqp import message_properties
 from adapter.commandline import LocationOption, run_async, settings_or_exit
 from adapter.store import MessageQuery, StoredMessage, StoreReader, StoreUnavailable
 from schemas import RESULT_TYPES, as_utc, utc_from_iso, utc_now
@@ -328,8 +329,6 @@ def _properties(message: StoredMessage) -> dict[str, Any] | None:
     """Incoming: as the delivery had them. Outgoing: the ones the relay gives it."""
     if message.direction == "in":
         return message.properties
-    from adapter.amqp import message_properties
-
     properties = message_properties(message.outbox_row())
     return {
         "content_type": properties.content_type,
