@@ -96,6 +96,7 @@ class DlqError(Exception):
 
 
 def warn_on_stderr(text: str) -> None:
+    """The warnings of a reader nobody gave ``warn``: plain lines on stderr."""
     print(f"warning: {text}", file=sys.stderr)
 
 
