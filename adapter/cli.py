@@ -1,4 +1,9 @@
-"""The ``pos-adapter`` command line."""
+"""The ``pos-adapter`` command line.
+
+It mounts the operator commands of ``adapter.ops``; they share ``adapter.commandline``
+with it and never import this module. What only one command needs and takes long to
+load (the worker, the POS imitations, the demo) is imported inside that command.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,8 @@ from pathlib import Path
 from typing import Annotated, NoReturn
 
 import typer
+from rich.console import Console
+from rich.table import Table
 
 from adapter.commandline import (
     LocationOption,
@@ -18,8 +25,11 @@ from adapter.commandline import (
     run_async,
     settings_or_exit,
 )
+from adapter.logging import configure_logging
 from adapter.ops import dlq, messages, replay, resync, streams
 from adapter.ops.health import health
+from adapter.settings_table import configuration_markdown, in_effect
+from schemas import message_json_schemas
 
 app = typer.Typer(
     help="pos-adapter: connects a restaurant POS to OpenApp over RabbitMQ.",
@@ -41,8 +51,7 @@ def quiet_garbage_collector() -> None:
 @app.command()
 def run() -> None:
     """Run the worker (configuration from POS_ADAPTER_* environment variables)."""
-    from adapter.logging import configure_logging
-    from adapter.worker import Worker
+    from adapter.worker import Worker  # inside: the other commands need not load it
 
     settings = process_settings_or_exit()
     worker = Worker(settings, locations=locations_or_exit(settings))
@@ -74,11 +83,11 @@ def mock_pos(
     """Run a POS to try the adapter against: the mock POS (seed data, POS API, push
     channel, control API) or the Table Management API's imitation."""
     if flavor is Flavor.TABLEMGMT:
-        from pos_drivers.tablemgmt import run_tablemgmt_server
+        from pos_drivers.tablemgmt import run_tablemgmt_server  # inside: slow to load
 
         run_tablemgmt_server(host, 8090 if port is None else port)
         return
-    from pos_drivers.mock import serve
+    from pos_drivers.mock import serve  # inside: slow to load
 
     serve(host, 8081 if port is None else port)
 
@@ -95,7 +104,7 @@ def schema(
     or both."""
     from adapter.metrics import software_version
     from adapter.yaml_text import readable_yaml
-    from schemas import asyncapi_document, message_json_schemas
+    from schemas import asyncapi_document
 
     if out is None and asyncapi is None:
         _usage_error("schema needs --out DIR, --asyncapi FILE or both")
@@ -129,7 +138,7 @@ def demo(
     table: Annotated[str, typer.Option(help="The mock POS table to play with.")] = "T5",
 ) -> None:
     """Start the mock POS and the adapter, play a short table scenario, print the messages."""
-    from adapter.demo import run_demo
+    from adapter.demo import run_demo  # inside: it loads the mock POS, slow
 
     settings = settings_or_exit()
     raise typer.Exit(run_async(run_demo(settings, table)))
@@ -143,11 +152,6 @@ def show_settings(
     location: LocationOption = None,
 ) -> None:
     """Show the settings in effect (adapter and driver; secrets masked)."""
-    from rich.console import Console
-    from rich.table import Table
-
-    from adapter.settings_table import configuration_markdown, in_effect
-
     if markdown:
         typer.echo(configuration_markdown())
         return

@@ -21,7 +21,7 @@ from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
 
-from adapter.amqp import connect_once
+from adapter.amqp import connect_once, without_credentials
 from adapter.settings import LogFormat, LogLevel, Settings
 from adapter.worker import Worker
 from pos_drivers.mock import MockPosControl, MockPosServer
@@ -35,21 +35,15 @@ async def run_demo(settings: Settings, table: str) -> int:
         probe = await connect_once(settings.amqp_url, timeout=5)
     except Exception:
         console.print(
-            f"[red]No RabbitMQ answers at {_safe_url(settings.amqp_url)}[/red]: start one with "
-            "`rabbitmq-server -detached` or `docker run -p 5672:5672 rabbitmq:3`, then run "
-            "`make demo` again.",
+            f"[red]No RabbitMQ answers at {without_credentials(settings.amqp_url)}[/red]: "
+            "start one with `rabbitmq-server -detached` or `docker run -p 5672:5672 "
+            "rabbitmq:3`, then run `make demo` again.",
             soft_wrap=True,
         )
         return 1
     await probe.close()
     with tempfile.TemporaryDirectory() as tmp:
         return await _play(settings, table, Path(tmp))
-
-
-def _safe_url(url: str) -> str:
-    """The URL without its credentials."""
-    scheme, _, rest = url.partition("://")
-    return f"{scheme}://{rest.rpartition('@')[2]}"
 
 
 async def _play(base: Settings, table: str, tmp: Path) -> int:

@@ -46,11 +46,12 @@ from adapter.location import LocationService, Shared
 from adapter.locations import Location, load_locations
 from adapter.metrics import Metrics, MetricsServer
 from adapter.settings import Settings
-from adapter.store import SqlStore, insert_for, is_sqlite, now
+from adapter.store import SqlStore, insert_for, is_sqlite
 from adapter.supervisor import Supervisor
 from adapter.watchdog import ConsumerWatchdog
 from handlers.watcher import Watcher
 from pos_drivers import StartRefused
+from schemas import utc_now
 
 log = structlog.get_logger("pos_adapter.worker")
 
@@ -250,5 +251,5 @@ class Worker:
 
     async def _prune_loop(self, store: SqlStore) -> None:
         while True:
-            await store.prune(now() - timedelta(seconds=self.settings.retention))
+            await store.prune(utc_now() - timedelta(seconds=self.settings.retention))
             await asyncio.sleep(PRUNE_INTERVAL)

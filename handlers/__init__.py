@@ -7,11 +7,12 @@ see AMQP or SQL.
 from handlers._backoff import Backoff
 from handlers._change_mode import ChangeMode
 from handlers._command import CommandHandler, Delivery, Incoming
-from handlers._context import HandlerContext, StreamListener, utc_now
+from handlers._context import HandlerContext, StreamListener
 from handlers._deadline import Deadline
 from handlers._dispatch import Ack, DeadLetter, Dispatcher, Disposition
 from handlers._locks import LockTimeout, TableLocks
 from handlers._messages import outgoing
+from handlers._outcome import CommandOutcome
 from handlers._pos import call_pos
 from handlers._records import (
     CreatedLine,
@@ -33,6 +34,7 @@ __all__ = [
     "Backoff",
     "ChangeMode",
     "CommandHandler",
+    "CommandOutcome",
     "CreatedLine",
     "DeadLetter",
     "Deadline",
@@ -57,5 +59,4 @@ __all__ = [
     "WriteSet",
     "call_pos",
     "outgoing",
-    "utc_now",
 ]

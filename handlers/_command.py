@@ -16,6 +16,7 @@ from typing import Any, Protocol
 from handlers._context import HandlerContext
 from handlers._deadline import Deadline
 from handlers._messages import inbox_entry, outgoing
+from handlers._outcome import CommandOutcome
 from handlers._records import JournalEntry, OutgoingMessage, WriteSet
 from pos_drivers import (
     NotSupported,
@@ -183,7 +184,7 @@ async def reject(
     writes: WriteSet | None = None,
 ) -> str:
     """Answer with ``why``, committed with ``writes`` (state decided before); the outcome."""
-    outcome = f"REJECTED:{why.reason}"
+    outcome = CommandOutcome.REJECTED.with_detail(why.reason)
     writes, _ = answer(ctx, incoming, handler.rejected(incoming.command, why), outcome, writes)
     await ctx.store.commit(writes)
     return outcome

@@ -4,15 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 
 from handlers._locks import TableLocks
 from handlers._records import Store, StreamRecord
 from pos_drivers import PosDriver
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
+from schemas import utc_now
 
 
 class StreamListener:

@@ -21,7 +21,6 @@ crashed.
 from __future__ import annotations
 
 import contextlib
-import json
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -39,33 +38,31 @@ from handlers._command import (
 from handlers._context import HandlerContext
 from handlers._deadline import Deadline
 from handlers._locks import LockTimeout
+from handlers._outcome import CommandOutcome
 from handlers._records import DuplicateMessage, InboxRecord, JournalEntry, WriteSet
 from schemas import (
     PoisonMessage,
     RejectionReason,
     identifier_or_none,
+    json_object,
     parse_command,
     storable,
 )
 
 log = structlog.get_logger("pos_adapter.dispatch")
 
-DUPLICATE = "DUPLICATE"
-DEAD_LETTERED = "DEAD_LETTERED"
-
-
 @dataclass(frozen=True, slots=True)
 class Ack:
     """Settled: the result is committed (or was already). ``outcome`` is what the inbox
     row says (``DUPLICATE`` when a stored result went out again)."""
 
-    outcome: str = DUPLICATE
+    outcome: str = CommandOutcome.DUPLICATE
     message_type: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class DeadLetter:
-    """Dead-letter a copy with ``reason`` in ``x-pos-adapter-error``."""
+    """Dead-letter a copy with ``reason`` in the header ``schemas.ERROR_HEADER``."""
 
     reason: str
     message_type: str | None = None
@@ -136,7 +133,8 @@ class Dispatcher:
                 return await self._serialised(handler, incoming)
             except Exception as exc:
                 await self._journal(
-                    journal_entry(self.ctx, incoming, f"CRASHED:{type(exc).__name__}")
+                    journal_entry(self.ctx, incoming,
+                                  CommandOutcome.CRASHED.with_detail(type(exc).__name__))
                 )
                 if previous < self.max_redeliveries:
                     raise
@@ -210,13 +208,14 @@ class Dispatcher:
     async def _publish_again(self, incoming: Incoming, seen: InboxRecord) -> Disposition:
         assert seen.result is not None
         log.info("duplicate messageId: publishing the stored result again")
-        entry = journal_entry(self.ctx, incoming, DUPLICATE,
+        entry = journal_entry(self.ctx, incoming, CommandOutcome.DUPLICATE,
                               result_message_id=seen.result.message_id)
         await self.ctx.store.commit(WriteSet(outbox=[seen.result], journal=[entry]))
-        return Ack(DUPLICATE, str(incoming.command.message_type))
+        return Ack(CommandOutcome.DUPLICATE, str(incoming.command.message_type))
 
     async def _dead_letter(self, incoming: Incoming, reason: str) -> DeadLetter:
-        await self._journal(journal_entry(self.ctx, incoming, f"{DEAD_LETTERED}:{reason}"))
+        outcome = CommandOutcome.DEAD_LETTERED.with_detail(reason)
+        await self._journal(journal_entry(self.ctx, incoming, outcome))
         return DeadLetter(reason, str(incoming.command.message_type))
 
     async def _poison(self, delivery: Delivery, reason: str) -> DeadLetter:
@@ -236,7 +235,7 @@ class Dispatcher:
         """What can be told of a poison delivery: the envelope's fields where the body is
         a JSON object of acceptable size, else the AMQP properties'."""
         body = delivery.body or b""
-        raw = _json_object(body) if len(body) <= self.max_bytes else {}
+        raw = (json_object(body) or {}) if len(body) <= self.max_bytes else {}
         properties = delivery.properties or {}
         payload = raw.get("payload")
         payload = payload if isinstance(payload, dict) else {}
@@ -250,15 +249,7 @@ class Dispatcher:
             correlation_id=identifier_or_none(raw.get("correlationId"))
             or identifier_or_none(properties.get("correlation_id")),
             received_at=delivery.received_at,
-            outcome=f"{DEAD_LETTERED}:{reason}",
+            outcome=CommandOutcome.DEAD_LETTERED.with_detail(reason),
             body=body if len(body) <= self.max_bytes else None,
             properties=delivery.properties,
         )
-
-
-def _json_object(body: bytes) -> dict[str, Any]:
-    try:
-        raw = json.loads(body)
-    except (ValueError, RecursionError):
-        return {}
-    return raw if isinstance(raw, dict) else {}

@@ -35,6 +35,7 @@ from handlers._command import Incoming, answer, pos_rejection, precheck, rejecti
 from handlers._context import HandlerContext
 from handlers._deadline import Deadline
 from handlers._locks import LockTimeout
+from handlers._outcome import CommandOutcome
 from handlers._pos import call_pos
 from handlers._records import (
     CreatedLine,
@@ -192,7 +193,7 @@ class SubmissionHandler:
             log.info("submission already done: answering its stored outcome",
                      submissionId=request.submission_id)
             stored = OrderSubmissionResult.model_validate_json(existing.result_payload or b"")
-            outcome = f"REPEATED:{stored.outcome}"
+            outcome = CommandOutcome.REPEATED.with_detail(stored.outcome)
             writes, _ = answer(ctx, incoming, stored, outcome)
             await ctx.store.commit(writes)
             return outcome

@@ -1,4 +1,5 @@
-"""The OpenApp POS wire contract v1 as pydantic models (no I/O).
+"""The OpenApp POS wire contract v1 as pydantic models (no I/O), and the AMQP headers
+the adapter writes, reads or drops.
 
 Python attributes are snake_case; the wire names are camelCase (``snapshot.pos_table_id``
 is ``posTableId``). Incoming commands go through :func:`parse_command`; outgoing messages
@@ -32,9 +33,16 @@ from ._common import (
 from ._envelope import SCHEMA_VERSION, Envelope, Message, MessageType, encode_message
 from ._errors import PoisonMessage, describe_validation_error
 from ._examples import example_message, example_payload
+from ._headers import (
+    BROKER_HEADERS,
+    DEATH_HEADER,
+    DELIVERY_COUNT_HEADER,
+    ERROR_HEADER,
+    REPLAY_HEADER,
+)
 from ._health import PosHealthReported
 from ._json_schema import message_json_schema, message_json_schemas
-from ._parse import DEFAULT_MAX_BYTES, ParsedCommand, parse_command
+from ._parse import DEFAULT_MAX_BYTES, ParsedCommand, json_object, parse_command
 from ._registry import (
     COMMAND_TYPES,
     MESSAGE_MODELS,
@@ -63,12 +71,18 @@ from ._submission import (
     SubmissionModifier,
 )
 from ._text import is_storable, storable
+from ._time import as_utc, utc_from_iso, utc_now
 
 __all__ = [
+    "BROKER_HEADERS",
     "COMMAND_TYPES",
+    "DEATH_HEADER",
     "DEFAULT_MAX_BYTES",
+    "DELIVERY_COUNT_HEADER",
+    "ERROR_HEADER",
     "MESSAGE_MODELS",
     "PAYLOAD_MODELS",
+    "REPLAY_HEADER",
     "RESULT_TYPES",
     "SCHEMA_VERSION",
     "SNAPSHOT_REJECTION_REASONS",
@@ -110,6 +124,7 @@ __all__ = [
     "TableOrderSnapshotResolutionResult",
     "Totals",
     "WireModel",
+    "as_utc",
     "asyncapi_document",
     "build_message",
     "compute_totals",
@@ -119,10 +134,13 @@ __all__ = [
     "example_payload",
     "identifier_or_none",
     "is_storable",
+    "json_object",
     "line_total",
     "message_json_schema",
     "message_json_schemas",
     "message_type_of",
     "parse_command",
     "storable",
+    "utc_from_iso",
+    "utc_now",
 ]

@@ -21,7 +21,7 @@ from ._errors import PoisonMessage, describe_validation_error
 from ._registry import COMMAND_TYPES, MESSAGE_MODELS, CommandPayload
 from ._text import bad_text_fields
 
-__all__ = ["DEFAULT_MAX_BYTES", "ParsedCommand", "parse_command"]
+__all__ = ["DEFAULT_MAX_BYTES", "ParsedCommand", "json_object", "parse_command"]
 
 DEFAULT_MAX_BYTES = 262_144
 
@@ -67,6 +67,16 @@ def parse_command(body: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> ParsedC
         return ParsedCommand(message_id, message_type, envelope, None, error, **hints)
     payload = cast(CommandPayload, message.payload)
     return ParsedCommand(message_id, message_type, message, payload, None, **hints)
+
+
+def json_object(body: bytes) -> dict[str, Any] | None:
+    """The body as a JSON object, or None: for what is told of any body, poison or not
+    (the parse above says why a body is poison instead)."""
+    try:
+        parsed = json.loads(body)
+    except (ValueError, RecursionError):  # not UTF-8, not JSON, or nested beyond reason
+        return None
+    return parsed if isinstance(parsed, dict) else None
 
 
 def _load_object(body: bytes, max_bytes: int) -> dict[str, Any]:

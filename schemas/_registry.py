@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from types import MappingProxyType
 from typing import Any, TypeVar, cast
 
@@ -14,6 +14,7 @@ from ._envelope import SCHEMA_VERSION, Message, MessageType
 from ._health import PosHealthReported
 from ._snapshot import TableOrderSnapshotRequested, TableOrderSnapshotResolutionResult
 from ._submission import OrderSubmissionRequested, OrderSubmissionResult
+from ._time import utc_now
 
 __all__ = [
     "COMMAND_TYPES",
@@ -89,7 +90,7 @@ def build_message(
         message_type=message_type_of(payload),
         schema_version=SCHEMA_VERSION,
         location_id=location_id,
-        occurred_at=occurred_at if occurred_at is not None else datetime.now(UTC),
+        occurred_at=occurred_at if occurred_at is not None else utc_now(),
         correlation_id=correlation_id,
         expires_at=expires_at,
         payload=payload,

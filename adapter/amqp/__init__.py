@@ -1,12 +1,17 @@
 """The AMQP side: topology, the command consumer, the outbox relay."""
 
-from adapter.amqp._connection import broker_urls, connect_broker, connect_once
-from adapter.amqp._consumer import ERROR_HEADER, CommandConsumer
+from adapter.amqp._connection import (
+    broker_urls,
+    connect_broker,
+    connect_once,
+    without_credentials,
+)
+from adapter.amqp._consumer import CommandConsumer
 from adapter.amqp._relay import OutboxRelay, message_properties
+from adapter.amqp._republish import persistent_copy
 from adapter.amqp._topology import Topology, command_queue_arguments, declare_topology
 
 __all__ = [
-    "ERROR_HEADER",
     "CommandConsumer",
     "OutboxRelay",
     "Topology",
@@ -16,4 +21,6 @@ __all__ = [
     "connect_once",
     "declare_topology",
     "message_properties",
+    "persistent_copy",
+    "without_credentials",
 ]

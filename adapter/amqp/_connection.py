@@ -128,5 +128,11 @@ async def connect_once(setting: str, *, timeout: float | None = None) -> Abstrac
     return await aio_pika.connect(urls[-1], timeout=timeout)
 
 
+def without_credentials(setting: str) -> str:
+    """The broker URL without its credentials, for what people read."""
+    scheme, _, rest = setting.partition("://")
+    return f"{scheme}://{rest.rpartition('@')[2]}"
+
+
 def _safe(url: URL) -> str:
     return str(url.with_password("******") if url.password else url)

@@ -15,8 +15,9 @@ Each delivery is handed to the dispatcher, which says what to do with it:
 Each settled delivery is counted (``Metrics.command_settled``) with its type and outcome:
 the outcome the dispatcher returned (its inbox row's, or ``DUPLICATE``), ``DEAD_LETTERED``
 (by our copy, or by the queue when the copy could not be published) or ``CRASHED``
-(nacked for redelivery). The watchdog asks :meth:`CommandConsumer.registered` whether the
-channel still has our consumer, and :meth:`CommandConsumer.restart` registers it again.
+(nacked for redelivery): the names of ``handlers.CommandOutcome``. The watchdog asks
+:meth:`CommandConsumer.registered` whether the channel still has our consumer, and
+:meth:`CommandConsumer.restart` registers it again.
 """
 
 from __future__ import annotations
@@ -28,7 +29,6 @@ from typing import Any, Protocol
 
 import aiormq
 import structlog
-from aio_pika import Message
 from aio_pika.abc import (
     AbstractExchange,
     AbstractIncomingMessage,
@@ -36,18 +36,15 @@ from aio_pika.abc import (
     AbstractRobustChannel,
 )
 
+from adapter.amqp._republish import persistent_copy
 from adapter.metrics import LocationMetrics, message_type_label
-from handlers import DeadLetter, Disposition
+from handlers import CommandOutcome, DeadLetter, Disposition
+from schemas import DELIVERY_COUNT_HEADER, ERROR_HEADER
 
 log = structlog.get_logger("pos_adapter.consumer")
 
-ERROR_HEADER = "x-pos-adapter-error"
 CRASH_PAUSE = 0.5
 CANCEL_TIMEOUT = 5.0
-
-DEAD_LETTERED = "DEAD_LETTERED"
-CRASHED = "CRASHED"
-DELIVERY_COUNT = "x-delivery-count"
 
 
 class Dispatcher(Protocol):
@@ -196,45 +193,28 @@ class CommandConsumer:
                           amqp_message_id=message.message_id)
             await asyncio.sleep(CRASH_PAUSE)
             await _settle(message.nack(requeue=True))
-            return None, CRASHED
+            return None, CommandOutcome.CRASHED
         if isinstance(disposition, DeadLetter):
             if not await self._dead_letter_copy(message, disposition.reason):
                 # Nothing is lost: the queue's own dead-lettering takes it (with x-death
                 # instead of our reason), rather than redelivering it for ever.
                 await _settle(message.reject(requeue=False))
-                return disposition.message_type, DEAD_LETTERED
+                return disposition.message_type, CommandOutcome.DEAD_LETTERED
             await _settle(message.ack())
-            return disposition.message_type, DEAD_LETTERED
+            return disposition.message_type, CommandOutcome.DEAD_LETTERED
         await _settle(message.ack())
         return disposition.message_type, disposition.outcome
 
     def _previous_deliveries(self, message: AbstractIncomingMessage) -> int | None:
         if not self._counted_by_queue:
             return None
-        count = (message.headers or {}).get(DELIVERY_COUNT)
+        count = (message.headers or {}).get(DELIVERY_COUNT_HEADER)
         if isinstance(count, int) and not isinstance(count, bool) and count >= 0:
             return count
         return 1 if message.redelivered else 0
 
     async def _dead_letter_copy(self, message: AbstractIncomingMessage, reason: str) -> bool:
-        headers = _publishable(dict(message.headers or {}))
-        headers[ERROR_HEADER] = reason
-        copy = Message(
-            message.body,
-            headers=headers,
-            content_type=message.content_type,
-            content_encoding=message.content_encoding,
-            delivery_mode=2,
-            priority=message.priority,
-            correlation_id=message.correlation_id,
-            reply_to=message.reply_to,
-            expiration=None,
-            message_id=message.message_id,
-            timestamp=message.timestamp,
-            type=message.type,
-            user_id=None,
-            app_id=message.app_id,
-        )
+        copy = persistent_copy(message, {**(message.headers or {}), ERROR_HEADER: reason})
         try:
             await self._dead_letter.publish(copy, routing_key=self._routing_key, mandatory=True)
         except Exception as exc:
@@ -247,18 +227,6 @@ class CommandConsumer:
         log.warning("dead-lettered a command", reason=reason,
                     amqp_message_id=message.message_id, bytes=len(message.body))
         return True
-
-
-def _publishable(value: Any) -> Any:
-    """Header values as the client can send them again: a value that was not UTF-8 text
-    arrives as ``bytes``, which the encoder refuses; ``bytearray`` goes out as bytes."""
-    if isinstance(value, bytes):
-        return bytearray(value)
-    if isinstance(value, dict):
-        return {key: _publishable(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [_publishable(item) for item in value]
-    return value
 
 
 async def _settle(operation: Awaitable[None]) -> None:

@@ -1,663 +1,64 @@
 """``pos-adapter dlq``: the location's dead-letter queue, seen and repaired without losing
-anything.
+anything: the commands and how they print (tables on a terminal, ``--json`` for scripts).
 
-``list``, ``show`` and ``dump`` must not consume. AMQP 0-9-1 has no "peek", so they take
-every message of the queue as unacknowledged deliveries of one consumer (prefetch = the
-queue's length) and then close the channel: the broker puts unacknowledged deliveries
-back. Three details make that exact on classic and quorum queues alike (RabbitMQ 3.10 was
-observed doing what follows; ``tests/ops/test_dlq.py`` checks the result on both):
-
-- *All* messages are held, even when only a few are shown. A classic queue puts a message
-  given back where it was; a quorum queue puts it behind the messages given back earlier
-  and not yet taken again, so after any earlier read, giving back the first ten of fifty
-  would move them to the end.
-- They are given back by closing the channel, never by nacks: a quorum queue appends
-  nacked messages to its end, and beyond 32 in flight it batches them in no particular
-  order. ``basic.get`` is no better: each get is a consumer of its own, and a closed
-  channel gives those back in no particular order either.
-- Closing the channel returns before the broker has put everything back, so the command
-  waits until the queue holds as many ready messages again: the next command (or script
-  line) sees the whole queue.
-
-Reading is a redelivery: ``redelivered`` becomes true and a quorum queue counts one more
-delivery (header ``x-delivery-count``). The dead-letter queue has no delivery limit, so
-that is harmless (a policy that gave it one would make reads count toward it). A reader
-that dies (kill -9, lost connection) gives everything back too; only a quorum queue's
-order may then differ. Messages dead-lettered while a command reads stay behind the ones
-it holds, as they would anyway. While one command holds the messages, another sees only
-what arrived since (it warns when other consumers are attached). The broker's
-``consumer_timeout`` (30 min by default) bounds how long a replay may hold what it leaves
-in place.
-
-``replay`` removes a message only after the broker confirmed its copy on the command
-exchange: a crash in between leaves it in both places, and the adapter's inbox answers
-the second delivery by its messageId (which the copy keeps) without touching the POS.
-``replay`` and ``purge`` only print their plan unless ``--execute`` is given, the way
-Kafka's offset reset does.
+How the queue is read without consuming it, replayed and purged is
+``adapter.ops.dead_letters``. ``list``, ``show`` and ``dump`` leave the queue exactly as
+it was; ``replay`` and ``purge`` only print their plan unless ``--execute`` is given, the
+way Kafka's offset reset does.
 """
 
 from __future__ import annotations
 
-import asyncio
-import base64
 import json
 import os
-import re
-from collections.abc import AsyncIterator, Coroutine, Iterable, Sequence
-from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from decimal import Decimal
+from collections.abc import Coroutine, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
-from types import TracebackType
-from typing import IO, Annotated, Any, Literal, Self, TypeAlias, TypeVar
+from typing import IO, Annotated, Any, TypeVar
 
-import aio_pika
 import aiormq
 import typer
-from aio_pika.abc import (
-    AbstractChannel,
-    AbstractConnection,
-    AbstractExchange,
-    AbstractIncomingMessage,
-    AbstractQueue,
-)
 from rich import box
 from rich.console import Console
 from rich.json import JSON
 from rich.markup import escape
 from rich.measure import Measurement
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
-from adapter.amqp import connect_once
 from adapter.commandline import LocationOption, run_async, settings_or_exit
+from adapter.ops.dead_letters import (
+    DeadLetterQueue,
+    DlqError,
+    JsonValue,
+    Letter,
+    ReplayItem,
+    ReplayReport,
+    find,
+    json_safe,
+    purge,
+    read_all,
+    replay,
+)
 from adapter.settings import Settings
-from schemas import COMMAND_TYPES
 
 app = typer.Typer(
     help="The dead-letter queue: list, show, dump, replay, purge.",
     no_args_is_help=True,
 )
 
-ERROR_HEADER = "x-pos-adapter-error"
-"""The adapter's reason for dead-lettering (contract §5; ``adapter.amqp.ERROR_HEADER``,
-not imported: that package loads the whole worker, a second the CLI would wait for)."""
-
-FRESH_START_HEADERS = frozenset({
-    ERROR_HEADER, "x-death", "x-delivery-count",
-    "x-first-death-exchange", "x-first-death-queue", "x-first-death-reason",
-    "x-last-death-exchange", "x-last-death-queue", "x-last-death-reason",
-})
-"""Headers a replayed command drops: a dead-lettering's history, which the broker and the
-adapter add, so that the copy starts fresh (a broker appends to an ``x-death`` it finds)."""
-
-CONNECT_TIMEOUT = 10.0
-IDLE_TIMEOUT = 5.0
-"""Seconds without a delivery after which reading stops short (another consumer took
-messages, or they expired): the command says so instead of waiting forever."""
-GIVE_BACK_TIMEOUT = 10.0
-GIVE_BACK_POLL = 0.02
-MAX_PREFETCH = 65535
-"""The largest prefetch AMQP can express; a longer queue is read with no limit."""
-
 REASON_WIDTH = 60
 """``list`` cuts a longer reason (``show`` and ``--json`` give it whole), as ``docker ps``
 cuts a command."""
 
-ROUTING_WORD = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
-
-JsonValue: TypeAlias = bool | int | float | str | list["JsonValue"] | dict[str, "JsonValue"] | None
-Outcome: TypeAlias = Literal["planned", "replayed", "skipped", "failed", "not-tried"]
 T = TypeVar("T")
-
-
-class DlqError(Exception):
-    """What went wrong, in one line for the operator (exit code 1)."""
-
-
-# --- one message --------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Letter:
-    """One dead-lettered message, at its position in the queue (1 is the head)."""
-
-    position: int
-    message: AbstractIncomingMessage = field(repr=False, compare=False)
-    envelope: dict[str, Any] | None = field(repr=False, compare=False)
-    """The body as a JSON object, when it is one."""
-
-    @classmethod
-    def of(cls, position: int, message: AbstractIncomingMessage) -> Letter:
-        return cls(position, message, _json_object(message.body))
-
-    @property
-    def body(self) -> bytes:
-        return self.message.body
-
-    @property
-    def headers(self) -> dict[str, Any]:
-        return dict(self.message.headers or {})
-
-    @property
-    def message_id(self) -> str | None:
-        """The AMQP ``message_id``, else the body's ``messageId``."""
-        return self.message.message_id or _envelope_text(self.envelope, "messageId")
-
-    @property
-    def message_type(self) -> str | None:
-        """The AMQP ``type``, else the body's ``messageType``."""
-        return self.message.type or _envelope_text(self.envelope, "messageType")
-
-    @property
-    def reason(self) -> str | None:
-        """Why it was dead-lettered: the adapter's reason, else the broker's ``x-death``."""
-        headers = self.headers
-        if ERROR_HEADER in headers:
-            return _text(headers[ERROR_HEADER])
-        death = _last_death(headers)
-        if death is None:
-            return None
-        return (f"{_text(death.get('reason'))} in {_text(death.get('queue'))} "
-                f"(x-death, count {death.get('count')})")
-
-    @property
-    def timestamp(self) -> datetime | None:
-        """The AMQP ``timestamp``, else when the broker dead-lettered it."""
-        if self.message.timestamp is not None:
-            return _utc(self.message.timestamp)
-        death = _last_death(self.headers)
-        when = death.get("time") if death else None
-        return _utc(when) if isinstance(when, datetime) else None
-
-    def matches(self, wanted: Iterable[str]) -> bool:
-        ids = {self.message.message_id, _envelope_text(self.envelope, "messageId")}
-        return any(candidate in ids for candidate in wanted)
-
-    def properties(self) -> dict[str, JsonValue]:
-        """Every AMQP property, JSON-safe (timestamps ISO 8601, bytes base64)."""
-        message = self.message
-        raw: dict[str, Any] = {
-            "content_type": message.content_type,
-            "content_encoding": message.content_encoding,
-            "headers": self.headers,
-            "delivery_mode": int(message.delivery_mode) if message.delivery_mode else None,
-            "priority": message.priority,
-            "correlation_id": message.correlation_id,
-            "reply_to": message.reply_to,
-            "expiration": message.properties.expiration,
-            "message_id": message.message_id,
-            "timestamp": message.timestamp,
-            "type": message.type,
-            "user_id": message.user_id,
-            "app_id": message.app_id,
-            "cluster_id": message.cluster_id or None,
-        }
-        return {name: json_safe(value) for name, value in raw.items()}
-
-    def summary(self) -> dict[str, JsonValue]:
-        """The row ``list`` shows."""
-        return {
-            "position": self.position,
-            "messageId": self.message_id,
-            "type": self.message_type,
-            "reason": self.reason,
-            "size": len(self.body),
-            "timestamp": self.timestamp.isoformat() if self.timestamp else None,
-        }
-
-    def record(self) -> dict[str, JsonValue]:
-        """The line ``dump`` writes: enough to inspect or re-publish the message."""
-        line: dict[str, JsonValue] = {
-            "position": self.position,
-            "properties": self.properties(),
-            "body_base64": base64.b64encode(self.body).decode("ascii"),
-        }
-        text = _utf8(self.body)
-        if text is not None:
-            line["body_text"] = text
-        return line
-
-
-def json_safe(value: Any) -> JsonValue:
-    """A header or property value as JSON: field tables and arrays recursively, timestamps
-    ISO 8601, byte strings base64 (a long string that is not UTF-8 arrives as bytes)."""
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
-    if isinstance(value, datetime):
-        return _utc(value).isoformat()
-    if isinstance(value, bytes | bytearray):
-        return base64.b64encode(bytes(value)).decode("ascii")
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, dict):
-        return {str(key): json_safe(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [json_safe(item) for item in value]
-    return repr(value)
-
-
-def _json_object(body: bytes) -> dict[str, Any] | None:
-    try:
-        parsed = json.loads(body)
-    except (ValueError, RecursionError):  # not UTF-8, not JSON, or nested beyond reason
-        return None
-    return parsed if isinstance(parsed, dict) else None
-
-
-def _envelope_text(envelope: dict[str, Any] | None, key: str) -> str | None:
-    value = envelope.get(key) if envelope else None
-    return value if isinstance(value, str) and value else None
-
-
-def _last_death(headers: dict[str, Any]) -> dict[str, Any] | None:
-    """The newest ``x-death`` entry (the broker puts it first)."""
-    deaths = headers.get("x-death")
-    if isinstance(deaths, list) and deaths and isinstance(deaths[0], dict):
-        return deaths[0]
-    return None
-
-
-def _text(value: Any) -> str:
-    if isinstance(value, bytes | bytearray):
-        return bytes(value).decode("utf-8", "replace")
-    return str(value)
-
-
-def _utf8(body: bytes) -> str | None:
-    try:
-        return body.decode("utf-8")
-    except UnicodeDecodeError:
-        return None
-
-
-def _utc(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-# --- the queue, held ----------------------------------------------------------------------
-
-
-def safe_url(url: str) -> str:
-    """The broker URL without its credentials, for messages."""
-    scheme, _, rest = url.partition("://")
-    return f"{scheme}://{rest.rpartition('@')[2]}"
-
-
-async def connect(settings: Settings) -> AbstractConnection:
-    """A plain connection: a robust one would reconnect and consume again behind our back."""
-    try:
-        return await connect_once(settings.amqp_url, timeout=CONNECT_TIMEOUT)
-    except (OSError, TimeoutError, aiormq.exceptions.AMQPError) as exc:
-        raise DlqError(f"no RabbitMQ answers at {safe_url(settings.amqp_url)} "
-                       f"({type(exc).__name__}: {exc})") from None
-
-
-async def existing_queue(channel: AbstractChannel, settings: Settings) -> AbstractQueue:
-    """The dead-letter queue, declared passively: never created or changed from here."""
-    try:
-        return await channel.declare_queue(settings.dead_letter_queue, passive=True)
-    except aiormq.exceptions.ChannelNotFoundEntity:
-        raise DlqError(
-            f"queue {settings.dead_letter_queue} does not exist: the adapter of location "
-            f"{settings.location_id} declares it when it starts (is POS_ADAPTER_LOCATION_ID "
-            "right?)"
-        ) from None
-
-
-class _Deliveries:
-    """Deliveries in the order the broker numbered them on the channel (1, 2, 3, ...):
-    the client runs each delivery's callback as a task of its own, so order by tag."""
-
-    def __init__(self) -> None:
-        self._waiting: dict[int, AbstractIncomingMessage] = {}
-        self._arrived = asyncio.Event()
-        self._next = 1
-
-    async def put(self, message: AbstractIncomingMessage) -> None:
-        self._waiting[message.delivery_tag or 0] = message
-        self._arrived.set()
-
-    async def next(self, idle_timeout: float) -> AbstractIncomingMessage | None:
-        """The next delivery, or None after ``idle_timeout`` seconds without any."""
-        while self._next not in self._waiting:
-            self._arrived.clear()
-            try:
-                await asyncio.wait_for(self._arrived.wait(), idle_timeout)
-            except TimeoutError:
-                return None
-        self._next += 1
-        return self._waiting.pop(self._next - 1)
-
-
-class DeadLetterQueue:
-    """The location's dead-letter queue with all its messages held, unacknowledged, while
-    the context is open; on exit the ones not ``remove``-d go back where they were (see the
-    module docstring) before the context returns."""
-
-    def __init__(self, settings: Settings, *, idle_timeout: float = IDLE_TIMEOUT) -> None:
-        self.settings = settings
-        self.name = settings.dead_letter_queue
-        self.total = 0
-        """Ready messages when the command started: the ones it reads."""
-        self.read = 0
-        self.removed = 0
-        self.other_consumers = 0
-        """Consumers already on the queue: what they hold unacknowledged is not seen."""
-        self.connection: AbstractConnection | None = None
-        self._idle_timeout = idle_timeout
-        self._channel: AbstractChannel | None = None
-        self._deliveries = _Deliveries()
-
-    async def __aenter__(self) -> Self:
-        self.connection = await connect(self.settings)
-        try:
-            self._channel = await self.connection.channel()
-            queue = await existing_queue(self._channel, self.settings)
-            self.total = _message_count(queue)
-            self.other_consumers = _consumer_count(queue)
-            if self.total:
-                await self._channel.set_qos(prefetch_count=_prefetch(self.total))
-                await queue.consume(self._deliveries.put, no_ack=False)
-        except BaseException:
-            await self.connection.close()
-            raise
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        assert self.connection is not None
-        try:
-            await self._give_back()
-        except (aiormq.exceptions.AMQPError, ConnectionError, RuntimeError) as error:
-            # The broker gives back a lost channel's messages anyway; only say so.
-            _stderr().print(f"[yellow]warning[/yellow]: giving the messages back to "
-                            f"{self.name} was cut short ({type(error).__name__})")
-        finally:
-            await self.connection.close()
-
-    @property
-    def complete(self) -> bool:
-        return self.read == self.total
-
-    async def letters(self) -> AsyncIterator[Letter]:
-        """Every message, head first; stops short when the queue shrank while reading."""
-        while self.read < self.total:
-            message = await self._deliveries.next(self._idle_timeout)
-            if message is None:
-                return
-            self.read += 1
-            yield Letter.of(self.read, message)
-
-    async def remove(self, letter: Letter) -> None:
-        await letter.message.ack()
-        self.removed += 1
-
-    async def _give_back(self) -> None:
-        """Close the channel (the broker requeues what it holds), then wait until the queue
-        has that many ready messages again: requeueing finishes after the close returns."""
-        assert self.connection is not None
-        if self._channel is None or self.connection.is_closed:
-            return
-        if not self._channel.is_closed:
-            await self._channel.close()
-        expected = self.total - self.removed
-        if not expected:
-            return
-        channel = await self.connection.channel()
-        try:
-            async with asyncio.timeout(GIVE_BACK_TIMEOUT):
-                # No event tells when the broker is done: ask it.
-                while _message_count(await existing_queue(channel, self.settings)) < expected:  # noqa: ASYNC110
-                    await asyncio.sleep(GIVE_BACK_POLL)
-        except TimeoutError:
-            _stderr().print(f"[yellow]warning[/yellow]: {self.name} has not got all "
-                            f"{expected} messages back yet; another consumer may hold some")
-
-
-def _message_count(queue: AbstractQueue) -> int:
-    result = queue.declaration_result
-    return int(result.message_count or 0) if result is not None else 0
-
-
-def _consumer_count(queue: AbstractQueue) -> int:
-    result = queue.declaration_result
-    return int(result.consumer_count or 0) if result is not None else 0
-
-
-def _prefetch(total: int) -> int:
-    return total if total <= MAX_PREFETCH else 0
-
-
-async def read_all(settings: Settings) -> tuple[list[Letter], DeadLetterQueue]:
-    """Every message of the queue, which is left as it was."""
-    async with DeadLetterQueue(settings) as queue:
-        letters = [letter async for letter in queue.letters()]
-    return letters, queue
-
-
-# --- replay and purge ---------------------------------------------------------------------
-
-
-@dataclass(slots=True)
-class ReplayItem:
-    """One selected message: where it would go (or why not), and what became of it."""
-
-    letter: Letter
-    routing_key: str | None
-    skip: str | None
-    outcome: Outcome = "planned"
-    error: str | None = None
-
-    def summary(self, exchange: str) -> dict[str, JsonValue]:
-        row = self.letter.summary()
-        row.update({
-            "action": "skip" if self.skip else "replay",
-            "exchange": None if self.skip else exchange,
-            "routingKey": self.routing_key,
-            "skipReason": self.skip,
-            "outcome": self.outcome,
-            "error": self.error,
-        })
-        return row
-
-
-@dataclass(slots=True)
-class ReplayReport:
-    queue: str
-    exchange: str
-    execute: bool
-    total: int = 0
-    items: list[ReplayItem] = field(default_factory=list)
-    not_found: list[str] = field(default_factory=list)
-    source: DeadLetterQueue | None = None
-
-    @property
-    def replayed(self) -> int:
-        return sum(item.outcome == "replayed" for item in self.items)
-
-    @property
-    def failed(self) -> bool:
-        return any(item.outcome == "failed" for item in self.items)
-
-    @property
-    def to_replay(self) -> int:
-        return sum(item.skip is None for item in self.items)
-
-    def as_json(self) -> dict[str, JsonValue]:
-        return {
-            "queue": self.queue,
-            "exchange": self.exchange,
-            "execute": self.execute,
-            "total": self.total,
-            "selected": len(self.items),
-            "replayed": self.replayed,
-            "messages": [item.summary(self.exchange) for item in self.items],
-            "notFound": list(self.not_found),
-        }
-
-
-def replay_route(letter: Letter, settings: Settings) -> tuple[str | None, str | None]:
-    """``(routing key, None)`` on the command exchange, or ``(None, why it is skipped)``:
-    the AMQP ``type`` if it names a command, else the body's ``messageType``."""
-    candidates = [letter.message.type, _envelope_text(letter.envelope, "messageType")]
-    for candidate in candidates:
-        if candidate and ROUTING_WORD.match(candidate) and candidate in COMMAND_TYPES:
-            return f"{settings.location_id}.{candidate}", None
-    seen = ", ".join(repr(c) for c in candidates if c) or "none"
-    return None, f"no command messageType (AMQP type / body messageType: {seen})"
-
-
-def fresh_copy(letter: Letter) -> aio_pika.Message:
-    """The command as OpenApp sent it: same body and properties (messageId kept, so the
-    adapter's inbox recognises a second delivery), without the dead-lettering headers;
-    no expiration (a replay is deliberate) and no user_id (the broker checks it against
-    the connection's user)."""
-    message = letter.message
-    headers = {name: _encodable(value) for name, value in letter.headers.items()
-               if name not in FRESH_START_HEADERS}
-    return aio_pika.Message(
-        message.body,
-        headers=headers,
-        content_type=message.content_type,
-        content_encoding=message.content_encoding,
-        delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-        priority=message.priority,
-        correlation_id=message.correlation_id,
-        reply_to=message.reply_to,
-        message_id=message.message_id,
-        timestamp=message.timestamp,
-        type=message.type,
-        app_id=message.app_id,
-    )
-
-
-def _encodable(value: Any) -> Any:
-    """The client encodes a byte string in a header only as a ``bytearray``."""
-    if isinstance(value, bytes):
-        return bytearray(value)
-    if isinstance(value, dict):
-        return {key: _encodable(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_encodable(item) for item in value]
-    return value
-
-
-class Pace:
-    """At most ``rate`` publishes per second; None: as fast as the confirms come back."""
-
-    def __init__(self, rate: float | None) -> None:
-        self._interval = 1 / rate if rate else 0.0
-        self._next = 0.0
-
-    async def wait(self) -> None:
-        now = asyncio.get_running_loop().time()
-        if self._next > now:
-            await asyncio.sleep(self._next - now)
-        self._next = max(now, self._next) + self._interval
-
-
-async def _commands_exchange(connection: AbstractConnection, settings: Settings
-                             ) -> AbstractExchange:
-    """A confirming channel's view of the command exchange (declared passively)."""
-    channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
-    try:
-        return await channel.get_exchange(settings.commands_exchange, ensure=True)
-    except aiormq.exceptions.ChannelNotFoundEntity:
-        raise DlqError(f"exchange {settings.commands_exchange} does not exist") from None
-
-
-async def replay(
-    settings: Settings,
-    *,
-    message_ids: Sequence[str],
-    execute: bool,
-    rate: float | None = None,
-    progress: Progress | None = None,
-) -> ReplayReport:
-    """Plan the replay of the selected messages (all when ``message_ids`` is empty) and,
-    with ``execute``, do it: publish each (mandatory, confirmed), then remove it."""
-    report = ReplayReport(settings.dead_letter_queue, settings.commands_exchange, execute)
-    async with DeadLetterQueue(settings) as queue:
-        report.total, report.source = queue.total, queue
-        async for letter in queue.letters():
-            if not message_ids or letter.matches(message_ids):
-                report.items.append(ReplayItem(letter, *replay_route(letter, settings)))
-        report.not_found = [i for i in dict.fromkeys(message_ids)
-                            if not any(item.letter.matches([i]) for item in report.items)]
-        if execute:
-            assert queue.connection is not None
-            exchange = await _commands_exchange(queue.connection, settings)
-            await _publish_all(queue, exchange, report, Pace(rate), progress)
-    return report
-
-
-async def _publish_all(queue: DeadLetterQueue, exchange: AbstractExchange,
-                       report: ReplayReport, pace: Pace, progress: Progress | None) -> None:
-    """In queue order; the first failure stops the replay (what follows stays in place,
-    so commands for one table are never replayed out of order)."""
-    task = progress.add_task("replaying", total=report.to_replay) if progress else None
-    for item in report.items:
-        if item.skip is not None:
-            item.outcome = "skipped"
-            continue
-        if report.failed:
-            item.outcome = "not-tried"
-            continue
-        await pace.wait()
-        item.error = await _publish(exchange, item)
-        if item.error is None:
-            await queue.remove(item.letter)
-        item.outcome = "failed" if item.error else "replayed"
-        if progress is not None and task is not None:
-            progress.advance(task)
-
-
-async def _publish(exchange: AbstractExchange, item: ReplayItem) -> str | None:
-    """None once the broker confirmed the copy; else why not."""
-    assert item.routing_key is not None
-    try:
-        await exchange.publish(fresh_copy(item.letter), routing_key=item.routing_key,
-                               mandatory=True)
-    except aiormq.exceptions.PublishError:
-        return f"unroutable: no queue is bound to {item.routing_key}"
-    except aiormq.exceptions.DeliveryError:
-        return "the broker refused it (nack)"
-    except (aiormq.exceptions.AMQPError, ConnectionError, RuntimeError) as exc:
-        return f"{type(exc).__name__}: {exc}"
-    return None
-
-
-@dataclass(frozen=True, slots=True)
-class PurgeReport:
-    queue: str
-    execute: bool
-    messages: int
-    """Ready messages found (plan) or deleted (execute)."""
-    other_consumers: int
-
-
-async def purge(settings: Settings, *, execute: bool) -> PurgeReport:
-    """Count the ready messages and, with ``execute``, delete them (unacknowledged ones,
-    e.g. held by a concurrent ``list``, are not purged and come back)."""
-    connection = await connect(settings)
-    async with connection:
-        queue = await existing_queue(await connection.channel(), settings)
-        consumers = _consumer_count(queue)
-        if not execute:
-            return PurgeReport(settings.dead_letter_queue, False, _message_count(queue),
-                               consumers)
-        result = await queue.purge()
-        return PurgeReport(settings.dead_letter_queue, True, int(result.message_count or 0),
-                           consumers)
-
-
-# --- the commands -------------------------------------------------------------------------
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable JSON output.")]
 
@@ -685,18 +86,22 @@ def _stderr() -> Console:
     return Console(stderr=True, highlight=False)
 
 
+def _warn(text: str) -> None:
+    """What went wrong without failing, in yellow on stderr (stdout stays parseable)."""
+    _stderr().print(f"[yellow]warning[/yellow]: {escape(text)}", soft_wrap=True)
+
+
 def _print_json(value: JsonValue) -> None:
     typer.echo(json.dumps(value, ensure_ascii=False, indent=2))
 
 
 def _warn_if_short(queue: DeadLetterQueue) -> None:
     if queue.other_consumers:
-        _stderr().print(f"[yellow]warning[/yellow]: {queue.other_consumers} other consumers "
-                        f"are attached to {queue.name} (another dlq command?): messages they "
-                        "hold were not seen", soft_wrap=True)
+        _warn(f"{queue.other_consumers} other consumers are attached to {queue.name} "
+              "(another dlq command?): messages they hold were not seen")
     if not queue.complete:
-        _stderr().print(f"[yellow]warning[/yellow]: read {queue.read} of the {queue.total} "
-                        f"messages of {queue.name}: it changed while reading", soft_wrap=True)
+        _warn(f"read {queue.read} of the {queue.total} messages of {queue.name}: it changed "
+              "while reading")
 
 
 def _stamp(letter: Letter) -> str:
@@ -743,7 +148,7 @@ def list_(
 ) -> None:
     """One row per message, head first; the queue is left exactly as it was."""
     settings = settings_or_exit(location)
-    letters, queue = _run(read_all(settings))
+    letters, queue = _run(read_all(settings, warn=_warn))
     shown = letters[:limit] if limit else letters
     if as_json:
         _print_json({"queue": queue.name, "total": queue.total,
@@ -766,7 +171,7 @@ def show(
 ) -> None:
     """One message: its properties, headers and body; the queue is left as it was."""
     settings = settings_or_exit(location)
-    letters, queue = _run(read_all(settings))
+    letters, queue = _run(read_all(settings, warn=_warn))
     letter = find(letters, target)
     if letter is None:
         _stderr().print(f"pos-adapter dlq: no message at position or with messageId "
@@ -780,13 +185,6 @@ def show(
         _print_json(record)
     else:
         _show(_stdout(), letter, queue)
-
-
-def find(letters: Sequence[Letter], target: str) -> Letter | None:
-    """By position when ``target`` is a number in range, else by messageId."""
-    if target.isdigit() and 1 <= int(target) <= len(letters):
-        return letters[int(target) - 1]
-    return next((letter for letter in letters if letter.matches([target])), None)
 
 
 def _show(console: Console, letter: Letter, queue: DeadLetterQueue) -> None:
@@ -849,7 +247,7 @@ async def _dump(settings: Settings, out: str) -> DeadLetterQueue:
 
 
 async def _write_lines(settings: Settings, stream: IO[str]) -> DeadLetterQueue:
-    async with DeadLetterQueue(settings) as queue:
+    async with DeadLetterQueue(settings, warn=_warn) as queue:
         async for letter in queue.letters():
             stream.write(json.dumps(letter.record(), ensure_ascii=False) + "\n")
     stream.flush()
@@ -880,9 +278,9 @@ def replay_command(
     if rate is not None and rate <= 0:
         raise typer.BadParameter("must be positive", param_hint="--rate")
     settings = settings_or_exit(location)
-    with _progress(execute) as progress:
+    with _progress_bar(execute) as progress:
         report = _run(replay(settings, message_ids=ids, execute=execute, rate=rate,
-                             progress=progress))
+                             progress=progress, warn=_warn))
     if as_json:
         _print_json(report.as_json())
     else:
@@ -893,13 +291,31 @@ def replay_command(
         raise typer.Exit(1)
 
 
-def _progress(execute: bool) -> AbstractContextManager[Progress | None]:
+class _ProgressBar:
+    """A replay's progress as a rich bar (``dead_letters.ReplayProgress``)."""
+
+    def __init__(self, progress: Progress) -> None:
+        self._progress = progress
+        self._task: TaskID | None = None
+
+    def start(self, total: int) -> None:
+        self._task = self._progress.add_task("replaying", total=total)
+
+    def advance(self) -> None:
+        if self._task is not None:
+            self._progress.advance(self._task)
+
+
+@contextmanager
+def _progress_bar(execute: bool) -> Iterator[_ProgressBar | None]:
     """A progress bar on a terminal's stderr while executing; nothing otherwise."""
     console = _stderr()
     if not execute or not console.is_terminal:
-        return nullcontext(None)
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TimeRemainingColumn(), console=console, transient=True)
+        yield None
+        return
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeRemainingColumn(), console=console, transient=True) as progress:
+        yield _ProgressBar(progress)
 
 
 def _print_replay(console: Console, report: ReplayReport) -> None:
@@ -951,9 +367,8 @@ def purge_command(
     settings = settings_or_exit(location)
     report = _run(purge(settings, execute=execute))
     if report.other_consumers:
-        _stderr().print(f"[yellow]warning[/yellow]: {report.other_consumers} consumers are "
-                        f"attached to {report.queue}: a purge leaves the messages they hold",
-                        soft_wrap=True)
+        _warn(f"{report.other_consumers} consumers are attached to {report.queue}: a purge "
+              "leaves the messages they hold")
     if as_json:
         _print_json({"queue": report.queue, "execute": report.execute,
                      "deleted" if report.execute else "messages": report.messages})

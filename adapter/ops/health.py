@@ -44,6 +44,8 @@ from sqlalchemy.pool import NullPool
 
 from adapter.amqp import connect_once
 from adapter.commandline import LocationOption, driver_or_exit, run_async, settings_or_exit
+from adapter.drivers import configured_driver
+from adapter.logging import configure_logging
 from adapter.metrics import CONSUMER_UP, LAST_CHECK
 from adapter.settings import LogLevel, Settings
 from pos_drivers import PosError
@@ -257,8 +259,6 @@ def _connect_args(settings: Settings, timeout: float) -> dict[str, Any]:
 
 
 async def check_pos(settings: Settings, timeout: float) -> Check:
-    from adapter.drivers import configured_driver
-
     driver = configured_driver(settings).build(settings)
     try:
         await driver.open()
@@ -303,8 +303,6 @@ def health(
     tell our consumer from a standby's. With POS_ADAPTER_METRICS_PORT=0, the queue's
     consumer count is used instead, and the output says so.
     """
-    from adapter.logging import configure_logging
-
     settings = settings_or_exit(location)
     driver_or_exit(settings)
     configure_logging(LogLevel.ERROR, settings.log_format)

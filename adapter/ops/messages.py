@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Awaitable, Callable, Iterable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any, TypeVar
 
@@ -28,9 +28,10 @@ from rich.console import Console
 from rich.json import JSON
 from rich.table import Table
 
+from adapter.amqp import message_properties
 from adapter.commandline import LocationOption, run_async, settings_or_exit
 from adapter.store import MessageQuery, StoredMessage, StoreReader, StoreUnavailable
-from schemas import RESULT_TYPES
+from schemas import RESULT_TYPES, as_utc, utc_from_iso, utc_now
 
 T = TypeVar("T")
 
@@ -82,14 +83,11 @@ def parse_time(text: str, *, now: datetime | None = None) -> datetime:
         span = timedelta()
         for amount, unit in _SPAN.findall(compact):
             span += timedelta(**{_UNITS[unit]: float(amount)})
-        return (now or datetime.now(UTC)) - span
-    try:
-        parsed = datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise ValueError(
-            f"{text!r} is neither an ISO 8601 time nor a span like 30m, 1h, 2d"
-        ) from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+        return (now or utc_now()) - span
+    parsed = utc_from_iso(text.strip())
+    if parsed is None:
+        raise ValueError(f"{text!r} is neither an ISO 8601 time nor a span like 30m, 1h, 2d")
+    return parsed
 
 
 def message_query(
@@ -145,12 +143,12 @@ def when(value: datetime | None, *, short: bool = False) -> str:
     tables; the retention is days, not years)."""
     if value is None:
         return "-"
-    text = value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+    text = as_utc(value).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
     return text[5:] if short else text
 
 
 def iso(value: datetime | None) -> str | None:
-    return value.astimezone(UTC).isoformat() if value is not None else None
+    return as_utc(value).isoformat() if value is not None else None
 
 
 def summary(message: StoredMessage) -> dict[str, Any]:
@@ -331,8 +329,6 @@ def _properties(message: StoredMessage) -> dict[str, Any] | None:
     """Incoming: as the delivery had them. Outgoing: the ones the relay gives it."""
     if message.direction == "in":
         return message.properties
-    from adapter.amqp import message_properties
-
     properties = message_properties(message.outbox_row())
     return {
         "content_type": properties.content_type,

@@ -33,12 +33,10 @@ published is reported as such.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import datetime
 from typing import Annotated, Any
 
 import aiormq
@@ -61,16 +59,12 @@ from adapter.ops.messages import (
     read_store,
     when,
 )
+from adapter.ops.pacing import Pace
 from adapter.settings import Settings
 from adapter.store import MessageQuery, StoredMessage
+from schemas import BROKER_HEADERS, REPLAY_HEADER, json_object, utc_from_iso
 
-REPLAY_HEADER = "x-pos-adapter-replay-of"
 PUBLISH_TIMEOUT = 30.0
-BROKER_HEADERS = frozenset({"x-death", "x-delivery-count", "x-first-death-exchange",
-                            "x-first-death-queue", "x-first-death-reason",
-                            "x-last-death-exchange", "x-last-death-queue",
-                            "x-last-death-reason"})
-"""Headers RabbitMQ adds to a message on its way; a replay starts without them."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,11 +140,8 @@ def _command_step(message: StoredMessage, settings: Settings, new_id: str | None
     assert message.body is not None
     body = message.body
     if new_id is not None:
-        try:
-            envelope = json.loads(body)
-        except (ValueError, RecursionError):
-            envelope = None
-        if not isinstance(envelope, dict):
+        envelope = json_object(body)
+        if envelope is None:
             return "not a JSON object: it cannot be given a new messageId"
         envelope["messageId"] = new_id
         body = json.dumps(envelope, ensure_ascii=False).encode()
@@ -183,39 +174,13 @@ def command_properties(
         correlation_id=recorded.get("correlation_id") or message.correlation_id,
         reply_to=recorded.get("reply_to"),
         message_id=message_id,
-        timestamp=_time(recorded.get("timestamp")),
+        timestamp=utc_from_iso(recorded.get("timestamp")),
         message_type=recorded.get("type") or message.message_type,
         app_id=recorded.get("app_id"),
     )
 
 
-def _time(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        return datetime.fromisoformat(value)
-    except ValueError:
-        return None
-
-
 # -- publishing -----------------------------------------------------------------------------
-
-
-class _Pacer:
-    """At most ``rate`` publishes per second (None: as fast as confirms come back)."""
-
-    def __init__(self, rate: float | None) -> None:
-        self._interval = 1.0 / rate if rate else 0.0
-        self._next = 0.0
-
-    async def wait(self) -> None:
-        if not self._interval:
-            return
-        loop = asyncio.get_running_loop()
-        delay = self._next - loop.time()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        self._next = max(self._next, loop.time()) + self._interval
 
 
 async def publish(
@@ -232,9 +197,9 @@ async def publish(
     async with connection:
         channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
         underlay = await channel.get_underlay_channel()
-        pacer = _Pacer(rate)
+        pace = Pace(rate)
         for index, step in enumerate(steps):
-            await pacer.wait()
+            await pace.wait()
             result, fatal = await _publish_one(underlay, step)
             done.append(replace(step, result=result))
             advance()

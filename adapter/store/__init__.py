@@ -3,7 +3,7 @@
 from adapter.store._engine import Insert, insert_for, is_sqlite
 from adapter.store._migrate import alembic_config, migrate
 from adapter.store._reader import MessageQuery, StoredMessage, StoreReader, StoreUnavailable
-from adapter.store._rows import OutboxRow, now
+from adapter.store._rows import OutboxRow
 from adapter.store._store import SqlStore
 
 __all__ = [
@@ -18,5 +18,4 @@ __all__ = [
     "insert_for",
     "is_sqlite",
     "migrate",
-    "now",
 ]

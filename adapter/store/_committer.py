@@ -28,13 +28,13 @@ from adapter.store._rows import (
     OutboxRow,
     inbox_values,
     journal_values,
-    now,
     outbox_values,
     stream_values,
     submission_values,
 )
 from adapter.store._tables import inbox, journal, outbox, streams, submissions
 from handlers import DuplicateMessage, WriteSet
+from schemas import utc_now
 
 log = structlog.get_logger("pos_adapter.store")
 
@@ -204,7 +204,7 @@ class GroupCommitter:
         self, conn: AsyncConnection, batch: list[_Pending], sent: list[int]
     ) -> tuple[list[Any], Committed]:
         if sent:
-            mark = update(outbox).where(outbox.c.id.in_(sent)).values(sent_at=now())
+            mark = update(outbox).where(outbox.c.id.in_(sent)).values(sent_at=utc_now())
             await conn.execute(mark)
         write_sets = [p.writes for p in batch if p.writes is not None]
         errors, committed = await self._apply(conn, write_sets)
@@ -231,7 +231,7 @@ class GroupCommitter:
         messages = [message for ws in kept for message in ws.outbox]
         rows: list[OutboxRow] = []
         if messages:
-            created = now()
+            created = utc_now()
             ids = (
                 await conn.execute(
                     self._insert_outbox, [outbox_values(message, created) for message in messages]

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal, Self
@@ -28,9 +28,10 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from adapter.store._engine import create_read_only_engine, is_sqlite
-from adapter.store._rows import OutboxRow, stream_record, utc
+from adapter.store._rows import OutboxRow, stream_record
 from adapter.store._tables import journal, outbox, streams
 from handlers import OutgoingMessage, StreamRecord
+from schemas import as_utc, utc_now
 
 Direction = Literal["in", "out"]
 
@@ -219,16 +220,11 @@ def _filtered(
     if query.message_type is not None:
         statement = statement.where(table.c.message_type == query.message_type)
     if query.since is not None:
-        statement = statement.where(time >= _as_utc(query.since))
+        statement = statement.where(time >= as_utc(query.since))
     if query.until is not None:
-        statement = statement.where(time <= _as_utc(query.until))
+        statement = statement.where(time <= as_utc(query.until))
     statement = statement.order_by(*order)
     return statement.limit(query.limit) if query.limit is not None else statement
-
-
-def _as_utc(value: datetime) -> datetime:
-    """Stored times are UTC (SQLite keeps them without an offset): compare in UTC."""
-    return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def _incoming(row: Row[Any]) -> StoredMessage:
@@ -240,7 +236,7 @@ def _incoming(row: Row[Any]) -> StoredMessage:
         message_type=row.message_type,
         pos_table_id=row.pos_table_id,
         correlation_id=row.correlation_id,
-        at=utc(row.received_at) or datetime.now(UTC),
+        at=as_utc(row.received_at) or utc_now(),
         body=row.body,
         outcome=row.outcome,
         result_message_id=row.result_message_id,
@@ -257,8 +253,8 @@ def _outgoing(row: Row[Any]) -> StoredMessage:
         message_type=row.message_type,
         pos_table_id=row.pos_table_id,
         correlation_id=row.correlation_id,
-        at=utc(row.created_at) or datetime.now(UTC),
+        at=as_utc(row.created_at) or utc_now(),
         body=row.body,
-        sent_at=utc(row.sent_at),
-        occurred_at=utc(row.occurred_at),
+        sent_at=as_utc(row.sent_at),
+        occurred_at=as_utc(row.occurred_at),
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
 from typing import Any
@@ -21,7 +21,7 @@ from handlers import (
     SubmissionRecord,
     SubmissionState,
 )
-from schemas import Snapshot
+from schemas import Snapshot, as_utc, utc_now
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,17 +30,6 @@ class OutboxRow:
 
     id: int
     message: OutgoingMessage
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
-
-
-def utc(value: datetime | None) -> datetime | None:
-    """SQLite returns naive datetimes; everything stored is UTC."""
-    if value is None:
-        return None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def inbox_values(record: InboxRecord) -> dict[str, Any]:
@@ -155,7 +144,7 @@ def outbox_row(row: Row[Any]) -> OutboxRow:
             message_type=row.message_type,
             location_id=row.location_id,
             correlation_id=row.correlation_id,
-            occurred_at=utc(row.occurred_at) or now(),
+            occurred_at=as_utc(row.occurred_at) or utc_now(),
             body=row.body,
             pos_table_id=row.pos_table_id,
         ),
@@ -171,7 +160,7 @@ def inbox_record(row: Row[Any]) -> InboxRecord:
         location_id=row.location_id,
         message_type=row.message_type,
         pos_table_id=row.pos_table_id,
-        received_at=utc(row.received_at) or now(),
+        received_at=as_utc(row.received_at) or utc_now(),
         outcome=row.outcome,
         result=result,
     )
@@ -188,9 +177,9 @@ def stream_record(row: Row[Any]) -> StreamRecord:
         opening_message_id=row.opening_message_id,
         last_sequence=row.last_sequence,
         baseline=Snapshot.model_validate_json(row.baseline),
-        opened_at=utc(row.opened_at) or now(),
-        updated_at=utc(row.updated_at) or now(),
-        closed_at=utc(row.closed_at),
+        opened_at=as_utc(row.opened_at) or utc_now(),
+        updated_at=as_utc(row.updated_at) or utc_now(),
+        closed_at=as_utc(row.closed_at),
     )
 
 
@@ -207,7 +196,7 @@ def submission_record(row: Row[Any]) -> SubmissionRecord:
         plan=row.plan,
         created_lines=tuple(CreatedLine(a, b) for a, b in json.loads(row.created_lines)),
         pos_order_id=row.pos_order_id,
-        created_at=utc(row.created_at) or now(),
-        updated_at=utc(row.updated_at) or now(),
+        created_at=as_utc(row.created_at) or utc_now(),
+        updated_at=as_utc(row.updated_at) or utc_now(),
         request_digest=row.request_digest,
     )

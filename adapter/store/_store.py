@@ -27,7 +27,6 @@ from adapter.store._migrate import migrate
 from adapter.store._rows import (
     OutboxRow,
     inbox_record,
-    now,
     outbox_row,
     stream_record,
     submission_record,
@@ -41,6 +40,7 @@ from handlers import (
     SubmissionState,
     WriteSet,
 )
+from schemas import utc_now
 
 
 class SqlStore:
@@ -246,7 +246,7 @@ class SqlStore:
 
         async def job(conn: AsyncConnection) -> int:
             statement = insert_for(self.url)(inbox).values(
-                message_id=message_id, location_id="", message_type="", received_at=now(),
+                message_id=message_id, location_id="", message_type="", received_at=utc_now(),
                 outcome=PLACEHOLDER, redeliveries=1,
             )
             statement = statement.on_conflict_do_update(

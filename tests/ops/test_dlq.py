@@ -25,9 +25,11 @@ from typer.testing import CliRunner
 from adapter import amqp
 from adapter.amqp import _consumer
 from adapter.ops import dlq
+from adapter.ops.dead_letters import json_safe
 from adapter.settings import QueueType, Settings
 from adapter.testing import OpenAppClient, command
 from handlers import Incoming, SnapshotHandler
+from schemas import ERROR_HEADER
 from tests.integration import conftest as integration
 from tests.integration.conftest import StartAdapter, eventually
 
@@ -92,7 +94,7 @@ class DlqProbe:
                        location_id=self.settings.location_id, message_id=message_id)
         await self.put(json.dumps(body).encode(), message_id=message_id, type=SNAPSHOT,
                        content_type="application/json",
-                       headers={dlq.ERROR_HEADER: reason, "schemaVersion": 1})
+                       headers={ERROR_HEADER: reason, "schemaVersion": 1})
 
     async def count(self) -> int:
         queue = await self.channel.declare_queue(self.settings.dead_letter_queue, passive=True)
@@ -149,7 +151,7 @@ async def test_list_and_dump_leave_the_queue_as_it_was(
         for index, message_id in enumerate(ids[1:]):
             await queue.put_command(message_id, f"handler bug #{index}")
         await queue.put(b"\xff\xfe not utf-8", message_id="binary",
-                        headers={dlq.ERROR_HEADER: "body is not UTF-8"})
+                        headers={ERROR_HEADER: "body is not UTF-8"})
         ids.append("binary")
 
         dump_file = tmp_path / "dlq.jsonl"
@@ -162,7 +164,7 @@ async def test_list_and_dump_leave_the_queue_as_it_was(
         assert [line["properties"]["message_id"] for line in lines] == ids
         assert base64.b64decode(lines[0]["body_base64"]) == b"{not json"
         assert lines[0]["body_text"] == "{not json"
-        assert lines[1]["properties"]["headers"][dlq.ERROR_HEADER] == "handler bug #0"
+        assert lines[1]["properties"]["headers"][ERROR_HEADER] == "handler bug #0"
         assert lines[1]["properties"]["type"] == SNAPSHOT
         assert lines[1]["properties"]["delivery_mode"] == 2
         assert json.loads(lines[1]["body_text"])["messageId"] == "cmd-00"
@@ -214,15 +216,15 @@ async def test_a_fixed_command_is_replayed_after_a_plan_that_changes_nothing(
         message_id = await openapp.send(SNAPSHOT, {"posTableId": "T13", "tableSessionId": "s"})
         await queue.wait_count(1)  # dead-lettered on its last allowed delivery
         await queue.put(b"{not json", message_id="poison", type="raw",
-                        headers={dlq.ERROR_HEADER: "body is not JSON"})
+                        headers={ERROR_HEADER: "body is not JSON"})
 
         code, out, err = await run_dlq(settings, "show", "poison")
         assert code == 0, err
         assert "b'{not json'" in out
-        assert dlq.ERROR_HEADER in out
+        assert ERROR_HEADER in out
         shown = await dlq_json(settings, "show", "1")
         assert shown["body_json"]["messageId"] == message_id
-        why = shown["properties"]["headers"][dlq.ERROR_HEADER]
+        why = shown["properties"]["headers"][ERROR_HEADER]
         assert "the handler failed on each of 2 deliveries" in why
         assert "bug triggered by T13" in why
 
@@ -335,16 +337,12 @@ def test_replay_wants_to_be_told_which_messages_and_how(args: list[str]) -> None
     assert "--message-id" in result.stderr or "--rate" in result.stderr
 
 
-def test_the_error_header_is_the_consumers() -> None:
-    assert dlq.ERROR_HEADER == amqp.ERROR_HEADER
-
-
 def test_header_values_become_json() -> None:
     moment = datetime(2026, 11, 21, 19, 0, tzinfo=UTC)
     headers = {"x-death": [{"time": moment, "count": 1, "routing-keys": ["a.b"]}],
                "raw": b"\xff", "array": bytearray(b"ok"), "price": Decimal("1.50")}
 
-    assert dlq.json_safe(headers) == {
+    assert json_safe(headers) == {
         "x-death": [{"time": "2026-11-21T19:00:00+00:00", "count": 1, "routing-keys": ["a.b"]}],
         "raw": "/w==", "array": "b2s=", "price": "1.50",
     }

@@ -22,10 +22,9 @@ from handlers import (
     Incoming,
     SnapshotHandler,
     TableLocks,
-    utc_now,
 )
 from pos_drivers import PosDriver
-from schemas import MessageType, parse_command
+from schemas import MessageType, parse_command, utc_now
 
 PROPERTIES = {"message_id": "m-1", "type": "TableOrderSnapshotRequested",
               "headers": {"schemaVersion": 1}, "delivery_mode": 2}

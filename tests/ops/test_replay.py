@@ -11,9 +11,9 @@ import aio_pika
 import pytest
 from aio_pika.abc import AbstractIncomingMessage
 
-from adapter.ops.replay import REPLAY_HEADER
 from adapter.settings import Settings
 from adapter.testing import OpenAppClient
+from schemas import REPLAY_HEADER
 from tests.integration.conftest import StartAdapter
 from tests.ops.test_messages import RESULT, SNAPSHOT, cli_json, request
 

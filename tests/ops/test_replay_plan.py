@@ -9,9 +9,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from adapter.amqp import message_properties
-from adapter.ops.replay import REPLAY_HEADER, plan
+from adapter.ops.replay import plan
 from adapter.settings import Settings
 from adapter.store import SqlStore, StoredMessage
+from schemas import REPLAY_HEADER
 from tests.ops.test_messages import cli, cli_json
 
 AT = datetime(2026, 11, 21, 19, 0, tzinfo=UTC)
