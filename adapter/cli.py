@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 
 from adapter.commandline import (
+    Commands,
     LocationOption,
     driver_or_exit,
     locations_or_exit,
@@ -22,11 +23,28 @@ from adapter.ops import dlq, messages, replay, resync, streams
 from adapter.ops.health import health
 
 app = typer.Typer(
+    cls=Commands,
     help="pos-adapter: connects a restaurant POS to OpenApp over RabbitMQ.",
     no_args_is_help=True,
     add_completion=False,
 )
 
+
+def _print_version(wanted: bool) -> None:
+    if wanted:
+        from adapter.metrics import software_version
+
+        typer.echo(f"pos-adapter {software_version()}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[bool, typer.Option(
+        "--version", help="Print the version and exit.", is_eager=True,
+        callback=_print_version)] = False,
+) -> None:
+    """pos-adapter: connects a restaurant POS to OpenApp over RabbitMQ."""
 
 
 def quiet_garbage_collector() -> None:
@@ -64,8 +82,10 @@ class Flavor(StrEnum):
 
 @app.command("mock-pos")
 def mock_pos(
-    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    host: Annotated[str, typer.Option(metavar="ADDRESS", help="Address to listen on "
+                                      "(0.0.0.0: every interface).")] = "127.0.0.1",
     port: Annotated[int | None, typer.Option(
+        metavar="PORT", min=1, max=65535,
         help="Port to listen on (default: 8081 for mock, 8090 for tablemgmt).")] = None,
     flavor: Annotated[Flavor, typer.Option(
         help="mock: the mock POS of the demo and the tests; tablemgmt: an imitation of the "
@@ -85,8 +105,8 @@ def mock_pos(
 
 @app.command()
 def schema(
-    out: Annotated[Path, typer.Option("--out", help="Directory to write the files to.",
-                                      file_okay=False)],
+    out: Annotated[Path, typer.Option("--out", metavar="DIR", file_okay=False,
+                                      help="Directory to write the files to.")],
 ) -> None:
     """Write one JSON Schema file per message type of the contract."""
     from schemas import message_json_schemas
@@ -100,7 +120,8 @@ def schema(
 
 @app.command()
 def demo(
-    table: Annotated[str, typer.Option(help="The mock POS table to play with.")] = "T5",
+    table: Annotated[str, typer.Option(metavar="TABLE",
+                                       help="The mock POS table to play with.")] = "T5",
 ) -> None:
     """Start the mock POS and the adapter, play a short table scenario, print the messages."""
     from adapter.demo import run_demo

@@ -289,9 +289,11 @@ def render(report: HealthReport, console: Console) -> None:
 def health(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
     max_backlog: Annotated[
-        int, typer.Option(help="Most unsent outbox messages still considered healthy.")
+        int, typer.Option(metavar="N",
+                          help="Most unsent outbox messages still considered healthy.")
     ] = 1000,
-    timeout: Annotated[float, typer.Option(help="Seconds each check may take.")] = 5.0,
+    timeout: Annotated[float, typer.Option(metavar="SECONDS",
+                                           help="Seconds each check may take.")] = 5.0,
     location: LocationOption = None,
 ) -> None:
     """Check the broker, our consumer, the store, the outbox backlog and the POS
