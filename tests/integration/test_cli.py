@@ -128,3 +128,37 @@ async def test_a_wrong_driver_setting_stops_the_start_in_one_line(
     assert named in line
     assert "mock" in line or "unknown" not in line  # the known drivers are listed
     assert "s3cret-pw" not in line
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({"POS_ADAPTER_STORE_URL": "mysql://x"},
+         "POS_ADAPTER_STORE_URL: unsupported scheme 'mysql'"),
+        ({"POS_ADAPTER_AMQP_URL": "amqps://guest:guest@127.0.0.1/?no_verify_ssl=1"},
+         "POS_ADAPTER_AMQP_ALLOW_INSECURE_TLS=true"),
+    ],
+    ids=["store-scheme", "tls-unverified"],
+)
+async def test_a_wrong_setting_stops_the_start_in_one_line(
+    env: dict[str, str], named: str, tmp_path: Path
+) -> None:
+    code, out, err = await run_cli("run", env=env, cwd=tmp_path)
+
+    assert code == 2
+    assert out == ""
+    [line] = err.strip().splitlines()
+    assert line.startswith("pos-adapter: invalid configuration: ")
+    assert named in line
+    assert list(tmp_path.iterdir()) == []  # refused before anything was opened
+
+
+@pytest.mark.parametrize("port", ["99999", "0", "-1"])
+async def test_mock_pos_refuses_a_port_that_is_no_port(port: str) -> None:
+    code, out, err = await run_cli("mock-pos", "--port", port, timeout=20)
+
+    assert code == 2
+    assert out == ""
+    assert "Traceback" not in err
+    [line] = [line for line in err.splitlines() if "--port" in line and "Invalid" in line]
+    assert "65535" in line or "greater than or equal to 1" in line
