@@ -42,7 +42,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
-from adapter.amqp import connect_once
+from adapter.amqp import broker_urls, connect_failure, connect_once
 from adapter.commandline import LocationOption, driver_or_exit, run_async, settings_or_exit
 from adapter.metrics import CONSUMER_UP, LAST_CHECK
 from adapter.settings import LogLevel, Settings
@@ -114,7 +114,11 @@ def _broker_address(settings: Settings) -> str:
 
 
 async def check_broker(settings: Settings, timeout: float) -> Check:
-    connection = await connect_once(settings.amqp_url, timeout=timeout)
+    try:
+        connection = await connect_once(settings.amqp_url, timeout=timeout)
+    except (ConnectionError, OSError, aio_pika.exceptions.AMQPError) as exc:
+        what, detail = connect_failure(exc, broker_urls(settings.amqp_url)[-1])
+        return Check("broker", False, f"{what}: {detail}")
     await connection.close()
     return Check("broker", True, f"connected to {_broker_address(settings)}")
 
