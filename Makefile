@@ -1,23 +1,35 @@
-# Two commands for a fresh machine: `make demo` and `make test`. Each installs what it needs.
+# Two commands for a fresh machine: `make demo` and `make test`. Each installs what it needs:
+# the demo the package alone, the tests the package with its test tools.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
 .PHONY: demo test lint services bench clean
 
-$(BIN)/pos-adapter: pyproject.toml
-	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
+
+# Stamps: what each install was for, redone when pyproject.toml changes.
+$(VENV)/.installed-demo: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@
 
-demo: $(BIN)/pos-adapter services
+# A developer's setup: the package and its test tools.
+$(BIN)/pos-adapter: $(VENV)/.installed-test
+	touch $@
+
+demo: $(VENV)/.installed-demo services
 	$(BIN)/pos-adapter demo
 
-test: $(BIN)/pos-adapter services lint
+test: $(VENV)/.installed-test services lint
 	$(BIN)/pytest -q
 
-lint: $(BIN)/pos-adapter
+lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
@@ -25,7 +37,7 @@ lint: $(BIN)/pos-adapter
 services:
 	@./scripts/ensure-services
 
-bench: $(BIN)/pos-adapter services
+bench: $(VENV)/.installed-test services
 	$(BIN)/python -m bench.commands
 	$(BIN)/python -m bench.changes
 

@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from adapter.commandline import (
+    Commands,
     LocationOption,
     driver_or_exit,
     locations_or_exit,
@@ -32,11 +33,28 @@ from adapter.settings_table import configuration_markdown, in_effect
 from schemas import message_json_schemas
 
 app = typer.Typer(
+    cls=Commands,
     help="pos-adapter: connects a restaurant POS to OpenApp over RabbitMQ.",
     no_args_is_help=True,
     add_completion=False,
 )
 
+
+def _print_version(wanted: bool) -> None:
+    if wanted:
+        from adapter.metrics import software_version
+
+        typer.echo(f"pos-adapter {software_version()}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[bool, typer.Option(
+        "--version", help="Print the version and exit.", is_eager=True,
+        callback=_print_version)] = False,
+) -> None:
+    """pos-adapter: connects a restaurant POS to OpenApp over RabbitMQ."""
 
 
 def quiet_garbage_collector() -> None:
@@ -73,8 +91,10 @@ class Flavor(StrEnum):
 
 @app.command("mock-pos")
 def mock_pos(
-    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    host: Annotated[str, typer.Option(metavar="ADDRESS", help="Address to listen on "
+                                      "(0.0.0.0: every interface).")] = "127.0.0.1",
     port: Annotated[int | None, typer.Option(
+        metavar="PORT", min=1, max=65535,
         help="Port to listen on (default: 8081 for mock, 8090 for tablemgmt).")] = None,
     flavor: Annotated[Flavor, typer.Option(
         help="mock: the mock POS of the demo and the tests; tablemgmt: an imitation of the "
@@ -95,10 +115,12 @@ def mock_pos(
 @app.command()
 def schema(
     out: Annotated[Path | None, typer.Option(
-        "--out", help="Directory to write one JSON Schema file per message type to.")] = None,
+        "--out", metavar="DIR",
+        help="Directory to write one JSON Schema file per message type to.")] = None,
     asyncapi: Annotated[Path | None, typer.Option(
-        "--asyncapi", help="YAML file to write the AsyncAPI 3.0 document of the contract "
-        "to (the repository keeps it as docs/asyncapi.yaml).")] = None,
+        "--asyncapi", metavar="FILE",
+        help="YAML file to write the AsyncAPI 3.0 document of the contract to (the "
+        "repository keeps it as docs/asyncapi.yaml).")] = None,
 ) -> None:
     """Write the contract's JSON Schema files (--out), its AsyncAPI document (--asyncapi),
     or both."""
@@ -135,7 +157,8 @@ def _usage_error(message: str) -> NoReturn:
 
 @app.command()
 def demo(
-    table: Annotated[str, typer.Option(help="The mock POS table to play with.")] = "T5",
+    table: Annotated[str, typer.Option(metavar="TABLE",
+                                       help="The mock POS table to play with.")] = "T5",
 ) -> None:
     """Start the mock POS and the adapter, play a short table scenario, print the messages."""
     from adapter.demo import run_demo  # inside: it loads the mock POS, slow

@@ -11,17 +11,24 @@ import asyncio
 import json
 import tempfile
 import uuid
+from contextlib import suppress
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import aio_pika
-from aio_pika.abc import AbstractIncomingMessage
+from aio_pika.abc import AbstractConnection, AbstractIncomingMessage
 from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
 
-from adapter.amqp import connect_once, without_credentials
+from adapter.amqp import (
+    BROKER_UNREACHABLE,
+    broker_urls,
+    connect_failure,
+    connect_once,
+    without_credentials,
+)
 from adapter.settings import LogFormat, LogLevel, Settings
 from adapter.worker import Worker
 from pos_drivers.mock import MockPosControl, MockPosServer
@@ -31,19 +38,72 @@ WAIT = 15.0
 
 
 async def run_demo(settings: Settings, table: str) -> int:
+    """Play the scenario; 1 with one line on stdout when it cannot be played here."""
     try:
         probe = await connect_once(settings.amqp_url, timeout=5)
-    except Exception:
+    except Exception as exc:
+        _say_why_not(settings, exc)
+        return 1
+    async with probe:
+        consumers = await _consumers(probe, settings.command_queue)
+        ours = [name for name in (settings.command_queue, settings.dead_letter_queue)
+                if await _consumers(probe, name) is None]
+    if consumers:
+        # The broker would hand the demo's commands to that worker and its POS (or keep
+        # the demo's worker waiting as a standby on a single-active-consumer queue).
+        console.print(
+            f"[red]A worker already serves location {settings.location_id!r}[/red] "
+            f"({consumers} consumer(s) on {settings.command_queue}): stop it, or play the "
+            "demo for another location, e.g. `POS_ADAPTER_LOCATION_ID=demo-2 make demo`.",
+            soft_wrap=True,
+        )
+        return 1
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            return await _play(settings, table, Path(tmp))
+    finally:
+        await _delete_queues(settings.amqp_url, ours)
+
+
+def _say_why_not(settings: Settings, exc: BaseException) -> None:
+    what, detail = connect_failure(exc, broker_urls(settings.amqp_url)[-1])
+    if what == BROKER_UNREACHABLE:
         console.print(
             f"[red]No RabbitMQ answers at {without_credentials(settings.amqp_url)}[/red]: "
             "start one with `rabbitmq-server -detached` or `docker run -p 5672:5672 "
             "rabbitmq:3`, then run `make demo` again.",
             soft_wrap=True,
         )
-        return 1
-    await probe.close()
-    with tempfile.TemporaryDirectory() as tmp:
-        return await _play(settings, table, Path(tmp))
+    else:
+        console.print(
+            f"[red]{what}[/red] at {without_credentials(settings.amqp_url)}: {detail} (see "
+            "docs/deployment.md, TLS to the broker).",
+            soft_wrap=True,
+        )
+
+
+async def _consumers(connection: AbstractConnection, queue: str) -> int | None:
+    """The queue's consumer count, or None when there is no such queue."""
+    channel = await connection.channel()  # a passive declare of a missing queue closes it
+    try:
+        declared = await channel.declare_queue(queue, passive=True)
+    except aio_pika.exceptions.ChannelNotFoundEntity:
+        return None
+    await channel.close()
+    return declared.declaration_result.consumer_count or 0
+
+
+async def _delete_queues(amqp_url: str, queues: list[str]) -> None:
+    """Remove the queues the demo's worker declared (not those that were there before):
+    a demo leaves no durable queue behind on the broker."""
+    if not queues:
+        return
+    with suppress(aio_pika.exceptions.AMQPError, OSError):
+        connection = await connect_once(amqp_url, timeout=5)
+        async with connection:
+            channel = await connection.channel()
+            for queue in queues:
+                await channel.queue_delete(queue)
 
 
 async def _play(base: Settings, table: str, tmp: Path) -> int:
@@ -55,6 +115,7 @@ async def _play(base: Settings, table: str, tmp: Path) -> int:
                 "pos_url": pos.url,
                 "store_url": f"sqlite+aiosqlite:///{tmp / 'demo.db'}",
                 "inbox_queue": False,
+                "metrics_port": 0,
                 "log_level": LogLevel.WARNING,
                 "log_format": LogFormat.CONSOLE,
             }

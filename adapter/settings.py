@@ -10,10 +10,13 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Self
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+from yarl import URL
 
 from handlers import ChangeMode
 
@@ -40,6 +43,11 @@ class SubmissionPolicy(StrEnum):
     ATOMIC = "atomic"
 
 
+STORE_DRIVERS = {"sqlite": "aiosqlite", "postgresql": "asyncpg"}
+"""The databases the store runs on, each with the asyncio driver it is used through."""
+STORE_EXAMPLES = ("sqlite+aiosqlite:///path/to/file.db or "
+                  "postgresql+asyncpg://user:password@host/database")
+
 Seconds = Annotated[float, Field(gt=0)]
 Identifier = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_\-]+$")]
 ENV_PREFIX = "POS_ADAPTER_"
@@ -51,8 +59,13 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True)
 
     amqp_url: str = Field("amqp://guest:guest@127.0.0.1:5672/",
-                          description="broker URL (`amqps://` works too); the nodes of a "
-                          "cluster comma-separated")
+                          description="broker URL (TLS: `amqps://…?cafile=…&certfile=…&"
+                          "keyfile=…`, see [docs/deployment.md](docs/deployment.md#tls-to-the-"
+                          "broker)); the nodes of a cluster comma-separated")
+    amqp_allow_insecure_tls: bool = Field(
+        False, description="accept `no_verify_ssl=1` in that URL: TLS without checking the "
+        "broker's certificate, for a test broker only (refused at start otherwise; see "
+        "[docs/deployment.md](docs/deployment.md#tls-to-the-broker))")
     location_id: Identifier = Field("demo", description="the OpenApp location this adapter "
                                     "serves")
     driver: str = Field("mock", description="POS driver (entry point name): `mock`, "
@@ -60,7 +73,9 @@ class Settings(BaseSettings):
     pos_url: str = Field("http://127.0.0.1:8081", pattern=r"^https?://",
                          description="the POS's base URL")
     store_url: str = Field("sqlite+aiosqlite:///./pos-adapter.db",
-                           description="SQLAlchemy async URL of the store")
+                           description="SQLAlchemy URL of the store: "
+                           "`sqlite+aiosqlite:///<file>` or "
+                           "`postgresql+asyncpg://<user>:<password>@<host>/<database>`")
     poll_interval: Seconds = Field(2.0, description="seconds between change polls (decimal, "
                                    "e.g. `0.5`)")
     change_mode: ChangeMode = Field(ChangeMode.AUTO, description="`auto`, `push`, `poll` or "
@@ -130,6 +145,31 @@ class Settings(BaseSettings):
             raise ValueError("each URL must start with amqp:// or amqps://")
         return value
 
+    @field_validator("store_url")
+    @classmethod
+    def _store_we_can_open(cls, value: str) -> str:
+        """Refused at start, in one line: another database, or a sync driver, would fail
+        deep inside SQLAlchemy with a traceback once the worker opens the store."""
+        try:
+            url = make_url(value)
+        except ArgumentError:
+            raise ValueError(f"not a database URL; use {STORE_EXAMPLES}") from None
+        if STORE_DRIVERS.get(url.get_backend_name()) != url.get_driver_name():
+            raise ValueError(f"unsupported scheme {url.drivername!r}; use {STORE_EXAMPLES}")
+        return value
+
+    @model_validator(mode="after")
+    def _broker_certificate_checked(self) -> Self:
+        """aiormq turns certificate verification off for ``no_verify_ssl`` with any value
+        but 0, silently: a man in the middle would get the broker's credentials."""
+        insecure = [url for url in self.amqp_url.split(",") if not verifies_certificate(url)]
+        if insecure and not self.amqp_allow_insecure_tls:
+            raise ValueError(
+                f"{ENV_PREFIX}AMQP_URL: no_verify_ssl turns off the check of the broker's "
+                f"certificate; trust its CA with cafile=… instead, or set "
+                f"{ENV_PREFIX}AMQP_ALLOW_INSECURE_TLS=true (a test broker only)")
+        return self
+
     @property
     def command_queue(self) -> str:
         return f"pos-adapter.{self.location_id}"
@@ -143,17 +183,27 @@ class Settings(BaseSettings):
         return f"openapp.inbox.{self.location_id}"
 
 
+def verifies_certificate(url: str) -> bool:
+    """Whether a connection to this broker URL checks the broker's certificate (aiormq's
+    reading of the URL: ``no_verify_ssl`` other than ``0`` turns the check off)."""
+    parsed = URL(url.strip())
+    return parsed.scheme != "amqps" or parsed.query.get("no_verify_ssl", "0") == "0"
+
+
 class SettingsError(Exception):
     """A setting has a bad value; the message is one line naming the variable."""
 
 
 def describe_settings_error(exc: ValidationError, env_prefix: str) -> str:
-    """One line naming each variable in error (``POS_ADAPTER_PREFETCH: …``)."""
+    """One line naming each variable in error (``POS_ADAPTER_PREFETCH: …``); an error of
+    the whole model (several variables together) names them in its message."""
     problems = []
     for error in exc.errors(include_url=False, include_input=False):
-        field = str(error["loc"][0]).upper() if error["loc"] else "*"
-        name = f"{env_prefix}{field}"
-        problems.append(f"{name}: {error['msg']}")
+        message = error["msg"].removeprefix("Value error, ")
+        if error["loc"]:
+            problems.append(f"{env_prefix}{str(error['loc'][0]).upper()}: {message}")
+        else:
+            problems.append(message)
     return "invalid configuration: " + "; ".join(problems)
 
 

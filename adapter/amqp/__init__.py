@@ -1,8 +1,10 @@
 """The AMQP side: topology, the command consumer, the outbox relay."""
 
 from adapter.amqp._connection import (
+    BROKER_UNREACHABLE,
     broker_urls,
     connect_broker,
+    connect_failure,
     connect_once,
     without_credentials,
 )
@@ -12,12 +14,14 @@ from adapter.amqp._republish import persistent_copy
 from adapter.amqp._topology import Topology, command_queue_arguments, declare_topology
 
 __all__ = [
+    "BROKER_UNREACHABLE",
     "CommandConsumer",
     "OutboxRelay",
     "Topology",
     "broker_urls",
     "command_queue_arguments",
     "connect_broker",
+    "connect_failure",
     "connect_once",
     "declare_topology",
     "message_properties",

@@ -16,12 +16,20 @@ public surface: the connection class of ``connect_robust``, and the ``url`` and
 ``reconnect_interval`` attributes, which its reconnection loop reads before each attempt:
 reading the interval is where the next node is chosen (at most once per attempt: the loop
 reads it twice in a row, to log it and to sleep).
+
+A failed attempt is logged here, throttled and classified: a broker that does not answer,
+or TLS that fails (a certificate its CA does not sign, a handshake the broker refuses,
+certificate files that cannot be read), which retrying alone will not fix. aiormq's own
+line for every failed attempt ("error when creating transport") is dropped for that.
 """
 
 from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
+import os
+import ssl
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import suppress
@@ -33,6 +41,7 @@ from aio_pika import RobustConnection
 from aio_pika.abc import AbstractConnection, AbstractRobustConnection
 from yarl import URL
 
+from adapter.settings import verifies_certificate
 from handlers import Backoff
 
 log = structlog.get_logger("pos_adapter.broker")
@@ -43,6 +52,52 @@ LOG_EVERY = 10.0
 """Seconds between two "broker unreachable" lines while it stays away."""
 SAME_ATTEMPT = 0.01
 """Reads of the interval closer than this belong to one attempt."""
+
+
+BROKER_UNREACHABLE = "broker unreachable"
+
+
+class _AttemptLogFilter(logging.Filter):
+    """Drops aiormq's unthrottled, unclassified line for each failed connection attempt."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("error when creating transport")
+
+
+logging.getLogger("aiormq.connection").addFilter(_AttemptLogFilter())
+
+
+def tls_failure(exc: BaseException) -> ssl.SSLError | None:
+    """The ssl module's error behind a failed connection attempt, if TLS is what failed
+    (aiormq raises it as the cause of an AMQPConnectionError)."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, ssl.SSLError):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def connect_failure(exc: BaseException, url: str | None = None) -> tuple[str, str]:
+    """(what failed, in a few words; the detail) of a failed attempt to connect to ``url``."""
+    failure = tls_failure(exc)
+    if isinstance(failure, ssl.SSLCertVerificationError):
+        return "TLS certificate verification failed", str(failure.verify_message or failure)
+    if failure is not None:
+        return "TLS failed", str(failure.reason or failure)
+    unreadable = _unreadable_tls_files(url) if url else []
+    if unreadable:  # the context is made before connecting: nothing else was tried
+        return "TLS certificate files unreadable", ", ".join(unreadable)
+    return BROKER_UNREACHABLE, str(exc) or repr(exc)
+
+
+def _unreadable_tls_files(url: str) -> list[str]:
+    """The URL's cafile, capath, certfile and keyfile that this process cannot read."""
+    query = URL(url).query
+    return [f"{key}={query[key]}" for key in ("cafile", "capath", "certfile", "keyfile")
+            if key in query and not os.access(query[key], os.R_OK)]
 
 
 def broker_urls(setting: str) -> list[str]:
@@ -93,6 +148,10 @@ async def connect_broker(
     urls = broker_urls(setting)
     backoff = Backoff(initial=RECONNECT_INITIAL * 4, maximum=RECONNECT_MAX * 2)
     last_logged = -LOG_EVERY
+    failures: list[tuple[str, str]] = []
+    if not all(verifies_certificate(url) for url in urls):
+        log.warning("TLS certificate verification is off (no_verify_ssl in the broker URL, "
+                    "allowed by POS_ADAPTER_AMQP_ALLOW_INSECURE_TLS)")
     for index in itertools.cycle(range(len(urls))):
         try:
             connection = await aio_pika.connect_robust(
@@ -100,13 +159,18 @@ async def connect_broker(
                 client_properties={"connection_name": connection_name},
             )
         except (ConnectionError, OSError, aio_pika.exceptions.AMQPError) as exc:
+            failures.append(connect_failure(exc, urls[index]))
             if index < len(urls) - 1:
                 continue  # the next node, at once
             delay = backoff.next_delay()
             if time.monotonic() - last_logged >= LOG_EVERY:
                 last_logged = time.monotonic()
-                log.warning("broker unreachable", error=str(exc) or repr(exc),
-                            nodes=len(urls), retry_in=round(delay, 2))
+                # A TLS failure on any node is the news; else the last node's error.
+                what, detail = next((f for f in failures if f[0] != BROKER_UNREACHABLE),
+                                    failures[-1])
+                report = log.warning if what == BROKER_UNREACHABLE else log.error
+                report(what, error=detail, nodes=len(urls), retry_in=round(delay, 2))
+            failures.clear()
             with suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), delay)
             if stop.is_set():

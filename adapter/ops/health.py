@@ -42,7 +42,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
-from adapter.amqp import connect_once
+from adapter.amqp import broker_urls, connect_failure, connect_once
 from adapter.commandline import LocationOption, driver_or_exit, run_async, settings_or_exit
 from adapter.drivers import configured_driver
 from adapter.logging import configure_logging
@@ -116,7 +116,11 @@ def _broker_address(settings: Settings) -> str:
 
 
 async def check_broker(settings: Settings, timeout: float) -> Check:
-    connection = await connect_once(settings.amqp_url, timeout=timeout)
+    try:
+        connection = await connect_once(settings.amqp_url, timeout=timeout)
+    except (ConnectionError, OSError, aio_pika.exceptions.AMQPError) as exc:
+        what, detail = connect_failure(exc, broker_urls(settings.amqp_url)[-1])
+        return Check("broker", False, f"{what}: {detail}")
     await connection.close()
     return Check("broker", True, f"connected to {_broker_address(settings)}")
 
@@ -289,9 +293,11 @@ def render(report: HealthReport, console: Console) -> None:
 def health(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
     max_backlog: Annotated[
-        int, typer.Option(help="Most unsent outbox messages still considered healthy.")
+        int, typer.Option(metavar="N",
+                          help="Most unsent outbox messages still considered healthy.")
     ] = 1000,
-    timeout: Annotated[float, typer.Option(help="Seconds each check may take.")] = 5.0,
+    timeout: Annotated[float, typer.Option(metavar="SECONDS",
+                                           help="Seconds each check may take.")] = 5.0,
     location: LocationOption = None,
 ) -> None:
     """Check the broker, our consumer, the store, the outbox backlog and the POS

@@ -51,9 +51,12 @@ class Direction(StrEnum):
     OUT = "out"
 
 
-TableOption = Annotated[str | None, typer.Option("--table", help="Only this posTableId.")]
+TableOption = Annotated[
+    str | None, typer.Option("--table", metavar="TABLE", help="Only this posTableId.")
+]
 TypeOption = Annotated[
-    str | None, typer.Option("--type", help="Only this messageType.", show_default=False)
+    str | None, typer.Option("--type", metavar="TYPE", help="Only this messageType.",
+                              show_default=False)
 ]
 DirectionOption = Annotated[
     Direction | None,
@@ -61,11 +64,12 @@ DirectionOption = Annotated[
 ]
 SinceOption = Annotated[
     str | None,
-    typer.Option("--since", help="From this time: ISO 8601 (UTC unless an offset is given) "
-                 "or a span back from now like 30m, 1h, 2d."),
+    typer.Option("--since", metavar="TIME", help="From this time: ISO 8601 (UTC unless an "
+                 "offset is given) or a span back from now like 30m, 1h, 2d."),
 ]
 UntilOption = Annotated[
-    str | None, typer.Option("--until", help="Up to this time (same forms as --since).")
+    str | None, typer.Option("--until", metavar="TIME",
+                              help="Up to this time (same forms as --since).")
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="JSON for machines.")]
 
@@ -194,7 +198,7 @@ def list_messages(
     since: SinceOption = None,
     until: UntilOption = None,
     limit: Annotated[
-        int, typer.Option("--limit", min=1, help="At most this many, the latest.")
+        int, typer.Option("--limit", metavar="N", min=1, help="At most this many, the latest.")
     ] = DEFAULT_LIMIT,
     json_output: JsonOption = False,
     location: LocationOption = None,

@@ -8,10 +8,12 @@ import os
 import sys
 from pathlib import Path
 
+import aio_pika
 import httpx
 import pytest
 
 from adapter.settings import Settings
+from adapter.worker import Worker
 from tests.integration.conftest import delete_queues, free_port
 
 MESSAGE_TYPES = {
@@ -35,31 +37,64 @@ async def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path | Non
     return process.returncode, out.decode(), err.decode()
 
 
+async def queue_exists(amqp_url: str, name: str) -> bool:
+    connection = await aio_pika.connect(amqp_url)
+    async with connection:
+        channel = await connection.channel()
+        try:
+            await channel.declare_queue(name, passive=True)
+        except aio_pika.exceptions.ChannelNotFoundEntity:
+            return False
+        return True
+
+
 @pytest.mark.rabbitmq
-async def test_demo_plays_a_table_through(
+async def test_demo_plays_a_table_through_and_removes_its_queues(
     amqp_url: str, location_id: str, tmp_path: Path
 ) -> None:
     env = {"POS_ADAPTER_AMQP_URL": amqp_url, "POS_ADAPTER_LOCATION_ID": location_id,
            "POS_ADAPTER_METRICS_PORT": "0"}
+    settings = Settings(amqp_url=amqp_url, location_id=location_id)
     try:
         code, out, err = await run_cli("demo", env=env, cwd=tmp_path)
+        left = [name for name in (settings.command_queue, settings.dead_letter_queue,
+                                  settings.openapp_inbox_queue)
+                if await queue_exists(amqp_url, name)]
     finally:
-        await delete_queues(amqp_url, Settings(amqp_url=amqp_url, location_id=location_id))
+        await delete_queues(amqp_url, settings)
 
     assert code == 0, err
     for expected in ("TableOrderSnapshotResolutionResult", "PARTIALLY_ACCEPTED",
                      "POS_LINE_ADDED", "LINE_STATUS_CHANGED", "ORDER_CLOSED"):
         assert expected in out
     assert list(tmp_path.iterdir()) == []  # the demo's store lives in a temporary directory
+    assert left == []
+
+
+@pytest.mark.rabbitmq
+async def test_demo_says_so_when_a_worker_already_serves_its_location(
+    adapter: Worker, amqp_url: str, location_id: str, tmp_path: Path
+) -> None:
+    env = {"POS_ADAPTER_AMQP_URL": amqp_url, "POS_ADAPTER_LOCATION_ID": location_id}
+
+    code, out, err = await run_cli("demo", env=env, cwd=tmp_path)
+
+    assert code == 1
+    assert err == ""
+    [line] = [line for line in out.splitlines() if line.strip()]
+    assert f"A worker already serves location {location_id!r}" in line
+    assert f"1 consumer(s) on pos-adapter.{location_id}" in line
+    assert await queue_exists(amqp_url, f"pos-adapter.{location_id}")  # the worker's, kept
 
 
 async def test_demo_without_a_broker_says_so_in_one_line(tmp_path: Path) -> None:
     closed_port = free_port()
     env = {"POS_ADAPTER_AMQP_URL": f"amqp://guest:guest@127.0.0.1:{closed_port}/"}
 
-    code, out, _err = await run_cli("demo", env=env, cwd=tmp_path)
+    code, out, err = await run_cli("demo", env=env, cwd=tmp_path)
 
     assert code == 1
+    assert err == ""
     lines = [line for line in out.splitlines() if line.strip()]
     assert len(lines) == 1
     assert "No RabbitMQ answers" in lines[0]
@@ -121,3 +156,37 @@ async def test_a_wrong_driver_setting_stops_the_start_in_one_line(
     assert named in line
     assert "mock" in line or "unknown" not in line  # the known drivers are listed
     assert "s3cret-pw" not in line
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({"POS_ADAPTER_STORE_URL": "mysql://x"},
+         "POS_ADAPTER_STORE_URL: unsupported scheme 'mysql'"),
+        ({"POS_ADAPTER_AMQP_URL": "amqps://guest:guest@127.0.0.1/?no_verify_ssl=1"},
+         "POS_ADAPTER_AMQP_ALLOW_INSECURE_TLS=true"),
+    ],
+    ids=["store-scheme", "tls-unverified"],
+)
+async def test_a_wrong_setting_stops_the_start_in_one_line(
+    env: dict[str, str], named: str, tmp_path: Path
+) -> None:
+    code, out, err = await run_cli("run", env=env, cwd=tmp_path)
+
+    assert code == 2
+    assert out == ""
+    [line] = err.strip().splitlines()
+    assert line.startswith("pos-adapter: invalid configuration: ")
+    assert named in line
+    assert list(tmp_path.iterdir()) == []  # refused before anything was opened
+
+
+@pytest.mark.parametrize("port", ["99999", "0", "-1"])
+async def test_mock_pos_refuses_a_port_that_is_no_port(port: str) -> None:
+    code, out, err = await run_cli("mock-pos", "--port", port, timeout=20)
+
+    assert code == 2
+    assert out == ""
+    assert "Traceback" not in err
+    [line] = [line for line in err.splitlines() if "--port" in line and "Invalid" in line]
+    assert "65535" in line or "greater than or equal to 1" in line

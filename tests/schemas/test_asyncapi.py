@@ -15,13 +15,20 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT7
 from typer.testing import CliRunner
 
-from adapter.amqp import ERROR_HEADER, command_queue_arguments, message_properties
+from adapter.amqp import command_queue_arguments, message_properties
 from adapter.cli import app
 from adapter.metrics import software_version
 from adapter.settings import Settings
 from adapter.store import OutboxRow
 from handlers import OutgoingMessage
-from schemas import COMMAND_TYPES, MessageType, PoisonMessage, asyncapi_document, parse_command
+from schemas import (
+    COMMAND_TYPES,
+    ERROR_HEADER,
+    MessageType,
+    PoisonMessage,
+    asyncapi_document,
+    parse_command,
+)
 
 SPEC = Path(__file__).parent / "asyncapi" / "3.0.0-without-id.json"
 COMMITTED = Path(__file__).resolve().parents[2] / "docs" / "asyncapi.yaml"
