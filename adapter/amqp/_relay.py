@@ -8,8 +8,11 @@ confirmed it, and confirmed rows are marked sent in order. A return (unroutable)
 a nack parks the row's location alone, with a back-off of its own, while the other
 locations' messages go on; once its back-off is over, the relay reads what is owed again
 from the first unconfirmed row. A lost channel stops the whole pipeline, which resends
-from the first unconfirmed row as soon as the channel is restored. So a stream's
-messages never overtake each other (consumers de-duplicate by messageId).
+from the first unconfirmed row as soon as the channel is restored. So the last delivery
+of each of a stream's messages comes in order (consumers de-duplicate by messageId): a
+route that appears while a location's rows are in flight can let a later row through
+before an earlier one that was returned a moment before, and that later row goes again
+after it.
 A message is counted as out (``pos_adapter_messages_out_total``) on its confirm.
 
 One relay serves every location the process serves, and only those
