@@ -1,10 +1,9 @@
 """One trace from OpenApp's publish of a command to its result and the changes it caused,
-through RabbitMQ, the mock POS and the store, with the SDK's in-memory exporter; and the
-context passed through as received when tracing is off."""
+through RabbitMQ, the mock POS and the store, with the SDK's in-memory exporter (the
+context passed through with tracing off: ``test_trace_passthrough``)."""
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Iterator, Sequence
 
 import pytest
@@ -22,14 +21,9 @@ from handlers.watcher import ChangeMode
 from pos_drivers.mock import MockPosControl
 from tests.integration.conftest import StartAdapter
 from tests.integration.test_submissions import SNAPSHOT, SUBMIT, item, submission
+from tests.integration.test_trace_passthrough import OPENED, QUIET, openapp_context
 
 pytestmark = pytest.mark.rabbitmq
-
-QUIET = {"change_mode": ChangeMode.TABLE_POLL, "poll_interval": 3600.0,
-         "health_interval": 3600.0, "metrics_port": 0}
-"""The watcher never reads the table during the test: the changes come from commands."""
-OPENED = ["ORDER_OPENED", "POS_LINE_ADDED"]
-"""The changes a waiter's first line on an empty table makes."""
 
 
 @pytest.fixture
@@ -44,12 +38,6 @@ def exported() -> Iterator[InMemorySpanExporter]:
     finally:
         tracing.disable()
         provider.shutdown()
-
-
-def openapp_context() -> tuple[str, str, str]:
-    """A context as OpenApp's publish would send it: trace id, span id, traceparent."""
-    trace_id, span_id = secrets.token_hex(16), secrets.token_hex(8)
-    return trace_id, span_id, f"00-{trace_id}-{span_id}-01"
 
 
 def traceparent(message: Received) -> list[str]:
@@ -145,28 +133,6 @@ async def test_a_submission_is_one_trace_from_openapp_to_its_result_and_changes(
         span = publishes[message.body["messageId"]]
         assert span.name == f"publish {message.message_type}"
         assert traceparent(message)[2] == hex_id(span.context.span_id, 16)
-
-
-async def test_without_tracing_the_received_context_goes_out_as_it_came(
-    start_adapter: StartAdapter, openapp: OpenAppClient, pos: MockPosControl
-) -> None:
-    assert not tracing.enabled()
-    _, _, parent = openapp_context()
-    request = {"posTableId": "T5", "tableSessionId": "s-1", "reason": "SESSION_START"}
-    async with start_adapter(**QUIET):
-        traced = await openapp.result_for(await openapp.send(
-            SNAPSHOT, request, headers={"traceparent": parent, "tracestate": "openapp=t61"}
-        ))
-        await pos.add_waiter_lines("T5", [{"productId": "chicha", "quantity": 1}])
-        plain = await openapp.result_for(await openapp.send(SNAPSHOT, request))
-        changes = await openapp.wait_changes(plain.payload["streamId"], 2)
-
-    assert traced.properties["headers"] == {
-        "schemaVersion": 1, "traceparent": parent, "tracestate": "openapp=t61",
-    }
-    assert [c.payload["changeType"] for c in changes] == OPENED
-    for message in (plain, *changes):
-        assert message.properties["headers"] == {"schemaVersion": 1}
 
 
 async def test_changes_the_pos_side_made_carry_no_context_and_make_no_trace(
