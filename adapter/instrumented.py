@@ -6,7 +6,8 @@
   refusal (table not found, items rejected, an unknown change cursor, ...) is an answer,
   not an error; an unreachable or failing POS, or an unexpected exception, counts as an
   error. A call cancelled by the caller's deadline is not measured: the command's outcome
-  (``POS_UNAVAILABLE``) says it.
+  (``POS_UNAVAILABLE``) says it. With tracing on when the driver is metered, each call
+  inside a command is a ``pos <operation>`` span too (``adapter.tracing``).
 - :func:`sample_backlog` keeps the outbox backlog gauge current.
 """
 
@@ -19,6 +20,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from adapter import tracing
 from adapter.metrics import LocationMetrics, Metrics
 from adapter.store import SqlStore
 from pos_drivers import CursorExpired, PosBusinessError, PosDriver
@@ -29,14 +31,30 @@ METERED = tuple(
     if not name.startswith("_") and name not in LIFECYCLE
 )
 """The driver operations timed and counted: ``read_check``, ``add_lines``, ``ping``, …"""
+ANSWERS = (PosBusinessError, CursorExpired)
+"""What a POS answers by raising (a business refusal, an unknown cursor): not a failure."""
 
 
 def meter(driver: PosDriver, metrics: LocationMetrics) -> PosDriver:
     """``driver``, each of its calls timed and counted under its operation's name."""
+    traced = tracing.enabled()
     for operation in METERED:
-        method = getattr(driver, operation)
-        setattr(driver, operation, _timed(method, operation, driver.name, metrics))
+        method = _timed(getattr(driver, operation), operation, driver.name, metrics)
+        if traced:
+            method = _traced(method, operation, driver.name)
+        setattr(driver, operation, method)
     return driver
+
+
+def _traced(
+    method: Callable[..., Awaitable[Any]], operation: str, driver: str
+) -> Callable[..., Awaitable[Any]]:
+    @functools.wraps(method)
+    async def traced(*args: Any, **kwargs: Any) -> Any:
+        with tracing.pos_call(driver, operation, ANSWERS):
+            return await method(*args, **kwargs)
+
+    return traced
 
 
 def _timed(
@@ -47,7 +65,7 @@ def _timed(
         started = time.perf_counter()
         try:
             result = await method(*args, **kwargs)
-        except (PosBusinessError, CursorExpired):  # an answer
+        except ANSWERS:
             metrics.pos_call(driver, operation, time.perf_counter() - started, failed=False)
             raise
         except Exception:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import structlog
 from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractRobustConnection
 
+from adapter import tracing
 from adapter.amqp import CommandConsumer, OutboxRelay, declare_topology
 from adapter.control import ControlServer
 from adapter.health_report import HealthReporter
@@ -84,7 +85,8 @@ class LocationService:
         """Serve the location: its driver opened (StartRefused propagates), its streams
         loaded, its loops, consumer and reports running."""
         with structlog.contextvars.bound_contextvars(locationId=self.id):
-            await self.driver.open()
+            with tracing.untraced_calls():
+                await self.driver.open()
             await self._store.load_location(self.id)
             self._relay.serve(self.id)
             await self._start_handling()
@@ -112,6 +114,7 @@ class LocationService:
         self.consumer = CommandConsumer(
             topology.command_queue, self._dead_letter, self.id, self._dispatcher(ctx),
             metrics=self.metrics, counted_by_queue=settings.queue_type is QueueType.QUORUM,
+            location_id=self.id,
         )
         await self.consumer.start()
         await self._control.serve(self.id, watcher.sync_table)
@@ -154,7 +157,8 @@ class LocationService:
         self._spawn("health-report", reporter.run)
 
     def _spawn(self, name: str, factory: TaskFactory) -> asyncio.Task[None]:
-        task = self._supervisor.spawn(f"{name}:{self.id}", factory)
+        """Run a background loop of the location: not a command's work, so not traced."""
+        task = self._supervisor.spawn(f"{name}:{self.id}", tracing.untraced(factory))
         self._tasks.append(task)
         return task
 

@@ -12,7 +12,8 @@ process). With a shared PostgreSQL store, those the fleet gives it (``adapter.fl
 the processes sharing the store spread the locations between them, a standby takes a
 location over when its holder dies, and a process joining gets its share handed over.
 
-Start: migrate the store, connect to the broker, start the relay, then the locations.
+Start: set tracing up when the environment asks for it (``adapter.tracing``), migrate the
+store, connect to the broker, start the relay, then the locations.
 Stop (SIGTERM/SIGINT): every location stops consuming and finishes its in-flight commands
 within the grace period, the outbox is flushed, leases are released, the process exits.
 
@@ -37,6 +38,7 @@ import structlog
 from aio_pika import ExchangeType
 from aio_pika.abc import AbstractRobustConnection
 
+from adapter import tracing
 from adapter.amqp import OutboxRelay, connect_broker
 from adapter.control import ControlServer
 from adapter.drivers import ConfiguredDriver
@@ -128,6 +130,7 @@ class Worker:
 
     async def run(self) -> int:
         settings = self.settings
+        tracing.setup_from_environment()
         store = self.store = SqlStore(settings.store_url)
         await store.start()
         if store.committer_task is not None:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
@@ -54,10 +54,12 @@ log = structlog.get_logger("pos_adapter.dispatch")
 @dataclass(frozen=True, slots=True)
 class Ack:
     """Settled: the result is committed (or was already). ``outcome`` is what the inbox
-    row says (``DUPLICATE`` when a stored result went out again)."""
+    row says (``DUPLICATE`` when a stored result went out again); the type and the table
+    are for the metrics and the trace."""
 
     outcome: str = CommandOutcome.DUPLICATE
     message_type: str | None = None
+    pos_table_id: str | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +68,7 @@ class DeadLetter:
 
     reason: str
     message_type: str | None = None
+    pos_table_id: str | None = field(default=None, compare=False)
 
 
 Disposition = Ack | DeadLetter
@@ -180,7 +183,7 @@ class Dispatcher:
             outcome = await handler.handle(incoming)
         except DuplicateMessage:
             return await self._answered_meanwhile(incoming)
-        return Ack(outcome, str(command.message_type))
+        return Ack(outcome, str(command.message_type), command.pos_table_id)
 
     async def _answer_busy(self, handler: CommandHandler, incoming: Incoming) -> Disposition:
         """POS_UNAVAILABLE for a command whose table's lock never came free in time."""
@@ -196,7 +199,7 @@ class Dispatcher:
             outcome = await reject(self.ctx, handler, incoming, why)
         except DuplicateMessage:
             return await self._answered_meanwhile(incoming)
-        return Ack(outcome, str(incoming.command.message_type))
+        return Ack(outcome, str(incoming.command.message_type), incoming.command.pos_table_id)
 
     async def _answered_meanwhile(self, incoming: Incoming) -> Disposition:
         """The commit found the messageId answered already: its stored result goes out."""
@@ -211,12 +214,14 @@ class Dispatcher:
         entry = journal_entry(self.ctx, incoming, CommandOutcome.DUPLICATE,
                               result_message_id=seen.result.message_id)
         await self.ctx.store.commit(WriteSet(outbox=[seen.result], journal=[entry]))
-        return Ack(CommandOutcome.DUPLICATE, str(incoming.command.message_type))
+        return Ack(CommandOutcome.DUPLICATE, str(incoming.command.message_type),
+                   incoming.command.pos_table_id)
 
     async def _dead_letter(self, incoming: Incoming, reason: str) -> DeadLetter:
         outcome = CommandOutcome.DEAD_LETTERED.with_detail(reason)
         await self._journal(journal_entry(self.ctx, incoming, outcome))
-        return DeadLetter(reason, str(incoming.command.message_type))
+        return DeadLetter(reason, str(incoming.command.message_type),
+                          incoming.command.pos_table_id)
 
     async def _poison(self, delivery: Delivery, reason: str) -> DeadLetter:
         await self._journal(self._poison_entry(delivery, reason))

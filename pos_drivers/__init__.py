@@ -16,6 +16,7 @@ from pos_drivers._errors import (
     TableNotFound,
     TableUnavailable,
 )
+from pos_drivers._http import on_http_client
 from pos_drivers._models import (
     AddedLines,
     Capability,
@@ -64,4 +65,5 @@ __all__ = [
     "TableUnavailable",
     "available_drivers",
     "load_driver",
+    "on_http_client",
 ]

@@ -18,6 +18,10 @@ the outcome the dispatcher returned (its inbox row's, or ``DUPLICATE``), ``DEAD_
 (nacked for redelivery): the names of ``handlers.CommandOutcome``. The watchdog asks
 :meth:`CommandConsumer.registered` whether the channel still has our consumer, and
 :meth:`CommandConsumer.restart` registers it again.
+
+Each delivery is handled in its trace (``adapter.tracing``): with tracing on, a consumer
+span of its own, a child of the context its ``traceparent`` header carries; off, that
+context as received, for the results it causes to carry.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from aio_pika.abc import (
     AbstractRobustChannel,
 )
 
+from adapter import tracing
 from adapter.amqp._republish import persistent_copy
 from adapter.metrics import LocationMetrics, message_type_label
 from handlers import CommandOutcome, DeadLetter, Disposition
@@ -68,10 +73,13 @@ class CommandConsumer:
         metrics: LocationMetrics | None = None,
         *,
         counted_by_queue: bool = True,
+        location_id: str | None = None,
     ) -> None:
         """``counted_by_queue``: the queue counts deliveries (a quorum queue's
-        ``x-delivery-count``); a classic queue does not."""
+        ``x-delivery-count``); a classic queue does not. ``location_id``: for the
+        commands' spans."""
         self._counted_by_queue = counted_by_queue
+        self._location_id = location_id
         self._queue = queue
         self._dead_letter = dead_letter
         self._routing_key = dead_letter_routing_key
@@ -169,7 +177,7 @@ class CommandConsumer:
         self.deliveries += 1
         started = time.perf_counter()
         try:
-            message_type, outcome = await self._handle(message)
+            message_type, outcome = await self._traced(message)
         finally:
             if task is not None:
                 self._in_flight.discard(task)
@@ -177,8 +185,38 @@ class CommandConsumer:
             label = message_type or message_type_label(message.type)
             self._metrics.command_settled(label, outcome, time.perf_counter() - started)
 
-    async def _handle(self, message: AbstractIncomingMessage) -> tuple[str | None, str]:
-        """Dispatch and settle the delivery; its type and outcome for the metrics."""
+    async def _traced(self, message: AbstractIncomingMessage) -> tuple[str | None, str]:
+        """Handle the delivery in its trace (see the module's docstring)."""
+        if tracing.enabled():
+            with tracing.command_span(message.headers, {
+                "messaging.system": "rabbitmq",
+                "messaging.operation.type": "process",
+                "messaging.destination.name": self._queue.name,
+                "messaging.rabbitmq.destination.routing_key": message.routing_key,
+                "messaging.message.id": message.message_id,
+                "locationId": self._location_id,
+            }) as span:
+                message_type, outcome, table = await self._handle(message)
+                tracing.command_done(span, message_type, table, outcome,
+                                     failed=outcome in (CommandOutcome.CRASHED,
+                                                        CommandOutcome.DEAD_LETTERED))
+                return message_type, outcome
+        received = tracing.received(message.headers)
+        if received is None:
+            message_type, outcome, _table = await self._handle(message)
+            return message_type, outcome
+        token = tracing.current.set(received)
+        try:
+            message_type, outcome, _table = await self._handle(message)
+        finally:
+            tracing.current.reset(token)
+        return message_type, outcome
+
+    async def _handle(
+        self, message: AbstractIncomingMessage
+    ) -> tuple[str | None, str, str | None]:
+        """Dispatch and settle the delivery; its type, outcome and table, for the metrics
+        and the trace."""
         try:
             disposition = await self._dispatcher.dispatch(
                 message.body, redelivered=bool(message.redelivered),
@@ -193,17 +231,19 @@ class CommandConsumer:
                           amqp_message_id=message.message_id)
             await asyncio.sleep(CRASH_PAUSE)
             await _settle(message.nack(requeue=True))
-            return None, CommandOutcome.CRASHED
+            return None, CommandOutcome.CRASHED, None
         if isinstance(disposition, DeadLetter):
             if not await self._dead_letter_copy(message, disposition.reason):
                 # Nothing is lost: the queue's own dead-lettering takes it (with x-death
                 # instead of our reason), rather than redelivering it for ever.
                 await _settle(message.reject(requeue=False))
-                return disposition.message_type, CommandOutcome.DEAD_LETTERED
+                return (disposition.message_type, CommandOutcome.DEAD_LETTERED,
+                        disposition.pos_table_id)
             await _settle(message.ack())
-            return disposition.message_type, CommandOutcome.DEAD_LETTERED
+            return (disposition.message_type, CommandOutcome.DEAD_LETTERED,
+                    disposition.pos_table_id)
         await _settle(message.ack())
-        return disposition.message_type, disposition.outcome
+        return disposition.message_type, disposition.outcome, disposition.pos_table_id
 
     def _previous_deliveries(self, message: AbstractIncomingMessage) -> int | None:
         if not self._counted_by_queue:

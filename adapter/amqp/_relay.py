@@ -14,6 +14,9 @@ route that appears while a location's rows are in flight can let a later row thr
 before an earlier one that was returned a moment before, and that later row goes again
 after it.
 A message is counted as out (``pos_adapter_messages_out_total``) on its confirm.
+A row caused by a command goes out with the command's W3C trace context in its
+``traceparent`` / ``tracestate`` headers; with tracing on, its publish is a producer span
+(``adapter.tracing``).
 
 One relay serves every location the process serves, and only those
 (:meth:`OutboxRelay.serve`, :meth:`OutboxRelay.unserve`): a location handed over to
@@ -27,13 +30,15 @@ import asyncio
 import contextlib
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 
 import aiormq
 import structlog
 from aio_pika.abc import AbstractRobustChannel
 from aiormq.abc import AbstractChannel
+from pamqp.common import FieldTable
 
+from adapter import tracing
 from adapter.metrics import Metrics
 from adapter.store import OutboxRow, SqlStore
 from handlers import Backoff
@@ -51,9 +56,17 @@ class _Restart(Exception):
     """A location joined: read what is owed again, its rows among them."""
 
 
-def message_properties(row: OutboxRow) -> aiormq.spec.Basic.Properties:
-    """AMQP properties mirroring the envelope (contract §1)."""
+def message_properties(
+    row: OutboxRow, trace_headers: Mapping[str, str] | None = None
+) -> aiormq.spec.Basic.Properties:
+    """AMQP properties mirroring the envelope (contract §1), with the trace context:
+    ``trace_headers`` (the publish span's), else the row's own."""
     message = row.message
+    headers: FieldTable = {"schemaVersion": 1}
+    if trace_headers is None and row.trace is not None:
+        trace_headers = row.trace.headers()
+    if trace_headers:
+        headers.update(trace_headers)
     return aiormq.spec.Basic.Properties(
         content_type="application/json",
         content_encoding="utf-8",
@@ -63,7 +76,7 @@ def message_properties(row: OutboxRow) -> aiormq.spec.Basic.Properties:
         message_type=message.message_type,
         timestamp=message.occurred_at,
         app_id=APP_ID,
-        headers={"schemaVersion": 1},
+        headers=headers,
     )
 
 
@@ -325,11 +338,31 @@ class OutboxRelay:
         return confirmed
 
     async def _publish(self, underlay: AbstractChannel, row: OutboxRow) -> bool:
+        if row.trace is None or not tracing.enabled():
+            return await self._send(underlay, row, message_properties(row))
+        message = row.message
+        with tracing.publish_span(row.trace, message.message_type, {
+            "messaging.system": "rabbitmq",
+            "messaging.operation.type": "send",
+            "messaging.destination.name": self._exchange,
+            "messaging.rabbitmq.destination.routing_key": message.routing_key,
+            "messaging.message.id": message.message_id,
+            "locationId": message.location_id,
+            "posTableId": message.pos_table_id,
+        }) as headers:
+            confirmed = await self._send(underlay, row, message_properties(row, headers))
+            if not confirmed:
+                tracing.failed("nacked")
+            return confirmed
+
+    async def _send(
+        self, underlay: AbstractChannel, row: OutboxRow, properties: aiormq.spec.Basic.Properties
+    ) -> bool:
         result = await underlay.basic_publish(
             row.message.body,
             exchange=self._exchange,
             routing_key=row.message.routing_key,
-            properties=message_properties(row),
+            properties=properties,
             mandatory=True,
             timeout=PUBLISH_TIMEOUT,
         )

@@ -9,6 +9,10 @@ is retried one write set at a time, so one bad write set never fails its neighbo
 The journal entries of a batch (one per command, with its inbox row) go in with one
 more executemany; a write set refused as a duplicate loses its entry with the rest of it
 (the dispatcher journals the duplicate itself).
+
+A write set's outbox rows keep the trace context of the task that handed it over (the
+command's, ``adapter.tracing.current``); with tracing on, its wait and transaction are
+the command's ``store commit`` span.
 """
 
 from __future__ import annotations
@@ -17,12 +21,13 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 from sqlalchemy import Table, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from adapter import tracing
 from adapter.store._engine import Insert
 from adapter.store._rows import (
     OutboxRow,
@@ -35,6 +40,9 @@ from adapter.store._rows import (
 from adapter.store._tables import inbox, journal, outbox, streams, submissions
 from handlers import DuplicateMessage, WriteSet
 from schemas import utc_now
+
+if TYPE_CHECKING:
+    from opentelemetry.trace import Span
 
 log = structlog.get_logger("pos_adapter.store")
 
@@ -52,6 +60,8 @@ class _Pending:
     future: asyncio.Future[Any]
     writes: WriteSet | None = None
     job: Job | None = None
+    trace: tracing.TraceContext | None = None
+    span: Span | None = None
 
 
 @dataclass(slots=True)
@@ -123,7 +133,13 @@ class GroupCommitter:
 
     async def write(self, writes: WriteSet) -> None:
         """Commit ``writes``; DuplicateMessage if its inbox row exists already."""
-        await self._submit(_Pending(self._future(), writes=writes))
+        pending = _Pending(self._future(), writes=writes, trace=tracing.current.get())
+        if pending.trace is None or not tracing.enabled():
+            await self._submit(pending)
+            return
+        with tracing.commit_span(self._engine.dialect.name, len(writes.outbox)) as span:
+            pending.span = span
+            await self._submit(pending)
 
     async def run(self, job: Job) -> Any:
         """Run ``job`` inside the next transaction."""
@@ -180,6 +196,8 @@ class GroupCommitter:
             return
         self._on_commit(committed)
         for pending, result in zip(batch, results, strict=True):
+            if pending.span is not None:
+                tracing.batch_committed(pending.span, len(batch))
             if pending.future.done():
                 continue
             if isinstance(result, BaseException):
@@ -206,8 +224,7 @@ class GroupCommitter:
         if sent:
             mark = update(outbox).where(outbox.c.id.in_(sent)).values(sent_at=utc_now())
             await conn.execute(mark)
-        write_sets = [p.writes for p in batch if p.writes is not None]
-        errors, committed = await self._apply(conn, write_sets)
+        errors, committed = await self._apply(conn, [p for p in batch if p.writes is not None])
         outcomes = iter(errors)
         results = [
             next(outcomes) if p.writes is not None else await _run(p.job, conn)
@@ -216,10 +233,12 @@ class GroupCommitter:
         return results, committed
 
     async def _apply(
-        self, conn: AsyncConnection, write_sets: list[WriteSet]
+        self, conn: AsyncConnection, pendings: list[_Pending]
     ) -> tuple[list[BaseException | None], Committed]:
+        write_sets = [p.writes for p in pendings if p.writes is not None]
         errors = await self._duplicates(conn, write_sets)
-        kept = [ws for ws, error in zip(write_sets, errors, strict=True) if error is None]
+        applied = [p for p, error in zip(pendings, errors, strict=True) if error is None]
+        kept = [p.writes for p in applied if p.writes is not None]
         await _execute(conn, self._upsert_inbox, [inbox_values(ws.inbox) for ws in kept
                                                   if ws.inbox])
         await _execute(conn, self._upsert_streams, [stream_values(s) for ws in kept
@@ -228,16 +247,19 @@ class GroupCommitter:
                                                         for s in ws.submissions])
         await _execute(conn, self._insert_journal, [journal_values(e) for ws in kept
                                                     for e in ws.journal])
-        messages = [message for ws in kept for message in ws.outbox]
+        messages = [(message, p.trace) for p in applied if p.writes is not None
+                    for message in p.writes.outbox]
         rows: list[OutboxRow] = []
         if messages:
             created = utc_now()
             ids = (
                 await conn.execute(
-                    self._insert_outbox, [outbox_values(message, created) for message in messages]
+                    self._insert_outbox,
+                    [outbox_values(message, created, trace) for message, trace in messages],
                 )
             ).scalars()
-            rows = [OutboxRow(id_, message) for id_, message in zip(ids, messages, strict=True)]
+            rows = [OutboxRow(id_, message, trace)
+                    for id_, (message, trace) in zip(ids, messages, strict=True)]
         return errors, Committed(kept, rows)
 
     async def _duplicates(

@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import Row
 
+from adapter.tracing import TraceContext
 from handlers import (
     CreatedLine,
     InboxRecord,
@@ -26,10 +27,12 @@ from schemas import Snapshot, as_utc, utc_now
 
 @dataclass(frozen=True, slots=True)
 class OutboxRow:
-    """An outbox row as committed: its id orders publication."""
+    """An outbox row as committed: its id orders publication; ``trace`` is the context of
+    the command that caused it (published as its ``traceparent`` / ``tracestate``)."""
 
     id: int
     message: OutgoingMessage
+    trace: TraceContext | None = None
 
 
 def inbox_values(record: InboxRecord) -> dict[str, Any]:
@@ -86,7 +89,9 @@ def submission_values(record: SubmissionRecord) -> dict[str, Any]:
     }
 
 
-def outbox_values(message: OutgoingMessage, created: datetime) -> dict[str, Any]:
+def outbox_values(
+    message: OutgoingMessage, created: datetime, trace: TraceContext | None
+) -> dict[str, Any]:
     return {
         "location_id": message.location_id,
         "message_id": message.message_id,
@@ -96,6 +101,8 @@ def outbox_values(message: OutgoingMessage, created: datetime) -> dict[str, Any]
         "occurred_at": message.occurred_at,
         "body": message.body,
         "created_at": created,
+        "traceparent": trace.traceparent if trace else None,
+        "tracestate": trace.tracestate if trace else None,
     }
 
 
@@ -148,6 +155,7 @@ def outbox_row(row: Row[Any]) -> OutboxRow:
             body=row.body,
             pos_table_id=row.pos_table_id,
         ),
+        TraceContext(row.traceparent, row.tracestate) if row.traceparent else None,
     )
 
 

@@ -88,6 +88,9 @@ outbox = Table(
     Column("body", LargeBinary, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("sent_at", DateTime(timezone=True)),
+    # The W3C trace context of the command that caused the message (adapter.tracing).
+    Column("traceparent", SafeString(64)),
+    Column("tracestate", SafeString(512)),
     Index(
         "ix_outbox_unsent",
         "id",

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import TracebackType
@@ -142,8 +142,10 @@ class OpenAppClient:
         message_id: str | None = None,
         location_id: str | None = None,
         expires_at: datetime | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> str:
-        """Publish a command; its messageId."""
+        """Publish a command (``headers``: AMQP headers, a ``traceparent`` say); its
+        messageId."""
         body = command(
             message_type,
             payload,
@@ -152,17 +154,19 @@ class OpenAppClient:
             expires_at=expires_at,
         )
         await self.send_raw(json.dumps(body).encode(), message_type=message_type,
-                            message_id=body["messageId"])
+                            message_id=body["messageId"], headers=headers)
         return str(body["messageId"])
 
     async def send_raw(
-        self, body: bytes, *, message_type: str = "raw", message_id: str | None = None
+        self, body: bytes, *, message_type: str = "raw", message_id: str | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> None:
         """Publish any bytes on the command exchange (for poison tests)."""
         assert self._commands is not None
         await self._commands.publish(
             aio_pika.Message(body, content_type="application/json", message_id=message_id,
-                             type=message_type, delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
+                             type=message_type, delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                             headers=dict(headers) if headers else None),
             routing_key=f"{self.location_id}.{message_type}",
         )
 
