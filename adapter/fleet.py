@@ -38,8 +38,7 @@ import structlog
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from adapter.store import Insert
-from adapter.store._tables import leases, members
+from adapter.store import Insert, leases, members
 
 log = structlog.get_logger("pos_adapter.fleet")
 

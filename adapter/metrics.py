@@ -34,6 +34,8 @@ pos_adapter_watchdog_last_check_timestamp_...   gauge      location
 pos_adapter_task_failures_total                 counter    task (background tasks that
                                                            raised and were restarted)
 pos_adapter_locations_served                    gauge      (locations this process serves)
+pos_adapter_leases_lost_total                   counter    location (leases this process
+                                                           could not renew: served no more)
 pos_adapter_location_info                       gauge      location, driver (1 while served)
 pos_adapter_info                                info       version
 ==============================================  =========  =================================
@@ -141,6 +143,10 @@ class Metrics:
         self.locations_served = Gauge(
             "pos_adapter_locations_served", "Locations this process serves now.",
             registry=registry,
+        )
+        self.leases_lost = Counter(
+            "pos_adapter_leases_lost", "Locations dropped at once because this process could "
+            "not renew their lease (a fleet on a shared store).", location, registry=registry,
         )
         self.location_info = Gauge(
             "pos_adapter_location_info", "1 for each location served, with its driver.",

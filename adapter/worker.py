@@ -219,6 +219,7 @@ class Worker:
 
     async def _drop(self, location_id: str) -> None:
         """Stop serving at once: the lease is gone."""
+        self.metrics.leases_lost.labels(location_id).inc()
         service = self.serving.pop(location_id, None)
         if service is not None:
             await service.stop(0)

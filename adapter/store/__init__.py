@@ -5,6 +5,7 @@ from adapter.store._migrate import alembic_config, migrate
 from adapter.store._reader import MessageQuery, StoredMessage, StoreReader, StoreUnavailable
 from adapter.store._rows import OutboxRow
 from adapter.store._store import SqlStore
+from adapter.store._tables import leases, members
 
 __all__ = [
     "Insert",
@@ -17,5 +18,7 @@ __all__ = [
     "alembic_config",
     "insert_for",
     "is_sqlite",
+    "leases",
+    "members",
     "migrate",
 ]

@@ -7,10 +7,15 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 
+import httpx
 import pytest
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from adapter.settings import Settings
+from adapter.store import leases
 from adapter.testing import OpenAppClient
 from pos_drivers.mock import MockPosControl
 from tests.conftest import _create_database, _drop_database
@@ -77,3 +82,28 @@ async def test_the_standby_takes_over_the_stream_when_the_holder_dies(
     assert added == [["chicha"], ["pisco-sour"], ["inca-kola"]]
     assert answered.payload["streamId"] == stream_id
     assert answered.payload["snapshot"]["version"] == 2
+
+
+async def test_a_lease_taken_away_is_dropped_and_counted(
+    process_settings: Settings, shared_store: str
+) -> None:
+    settings = process_settings.model_copy(update={"store_url": shared_store})
+    holder = AdapterProcess(settings, POS_ADAPTER_LEASE_TTL="1.5")
+    await spawn(holder, SERVING)
+    try:
+        engine = create_async_engine(shared_store)
+        try:
+            async with engine.begin() as conn:  # another member's lease now, for long
+                await conn.execute(update(leases).values(
+                    holder="someone-else", expires_at=datetime.now(UTC) + timedelta(hours=1)))
+        finally:
+            await engine.dispose()
+        lost = await holder.wait_log("lease lost: no longer serving the location", timeout=10)
+        async with httpx.AsyncClient() as client:
+            scrape = await client.get(f"http://127.0.0.1:{settings.metrics_port}/metrics")
+    finally:
+        assert await holder.terminate() == 0
+
+    assert lost["locationId"] == settings.location_id
+    counted = f'pos_adapter_leases_lost_total{{location="{settings.location_id}"}} 1.0'
+    assert counted in scrape.text

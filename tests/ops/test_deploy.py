@@ -41,6 +41,7 @@ def exposed_names() -> set[str]:
     view.dead_lettered.inc()
     metrics.messages_out.labels("L1", "TableOrderSnapshotResolutionResult").inc()
     metrics.task_failures.labels("relay").inc()
+    metrics.leases_lost.labels("L1").inc()
     metrics.outbox_backlog.set(1)
     silent = [family.name for family in metrics.registry.collect() if not family.samples]
     assert not silent, f"touch these metrics in exposed_names(): {silent}"
