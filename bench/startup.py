@@ -5,9 +5,11 @@
 (a) Import: ``VmRSS`` of a fresh ``python -c "import adapter.cli"`` (and of a bare
     ``python -c pass``, the floor).
 (b) Idle worker: ``pos-adapter run`` (SQLite store in a temporary directory, mock driver,
-    one location, no streams) against ``pos-adapter mock-pos``, each in its own process;
-    ``VmRSS`` once it consumes its queue, then after ``--idle-seconds`` of nothing.
-    The queues it declared are deleted afterwards.
+    one location, no streams) against ``pos-adapter mock-pos``, each in its own process:
+    first on a fresh store (which it migrates), ``VmRSS`` once it consumes its queue;
+    then, stopped and started again on that store (now at the newest revision: the usual
+    start), ``VmRSS`` once it consumes and after ``--idle-seconds`` of nothing. The
+    queues it declared are deleted afterwards.
 
 With ``--imports`` one more worker runs with ``PYTHONPROFILEIMPORTTIME=1``, and the
 top-level packages it loaded are listed with their modules' import time (what is loaded
@@ -64,11 +66,16 @@ PRINT_RSS = (
 class StartupRun:
     bare_kib: int = 0
     import_kib: int = 0
+    fresh_kib: int = 0
+    """A worker that migrated a fresh store, once it consumes."""
     started_kib: int = 0
+    """A worker on a store at the newest revision, once it consumes."""
     idle_kib: int = 0
+    """The same worker after the idle seconds."""
 
     def to_json(self) -> dict[str, float]:
         return {"bareMiB": mib(self.bare_kib), "importCliMiB": mib(self.import_kib),
+                "workerFreshStoreMiB": mib(self.fresh_kib),
                 "workerStartedMiB": mib(self.started_kib), "workerIdleMiB": mib(self.idle_kib)}
 
 
@@ -98,10 +105,10 @@ async def python_rss_kib(code: str) -> int:
 
 async def idle_worker(
     args: argparse.Namespace, connection: AbstractConnection, pos_url: str, work: Path,
-    run_: StartupRun | None, extra_env: Mapping[str, str] | None = None,
-) -> Child:
-    """Start a worker, measure it (when ``run_`` is given), stop it, delete its queues."""
-    location = unique_id("bench-startup")
+    location: str, extra_env: Mapping[str, str] | None = None, *, idle: bool = False,
+) -> tuple[Child, int, int]:
+    """Start a worker, stop it, delete its queues; its ``VmRSS`` once it consumed, and
+    after the idle seconds (``idle``, else 0)."""
     env = adapter_env(amqp_url=args.amqp_url, location_id=location, pos_url=pos_url,
                       store_dir=work)
     env.update(extra_env or {})
@@ -113,15 +120,15 @@ async def idle_worker(
             return await consumer_count(connection, f"pos-adapter.{location}") >= 1
 
         await wait_until(consuming, what="the adapter", children=[adapter])
-        if run_ is not None:
-            run_.started_kib = process_memory_kib(adapter.pid)["VmRSS"]
+        started = process_memory_kib(adapter.pid)["VmRSS"]
+        if idle:
             await asyncio.sleep(args.idle_seconds)
             adapter.check_alive()
-            run_.idle_kib = process_memory_kib(adapter.pid)["VmRSS"]
+        after = process_memory_kib(adapter.pid)["VmRSS"] if idle else 0
     finally:
         await adapter.stop()
         await delete_queues(connection, adapter_queues(location))
-    return adapter
+    return adapter, started, after
 
 
 def parse_imports(text: str) -> Imports:
@@ -157,12 +164,18 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
                           flush=True)
                     run_ = StartupRun(await python_rss_kib("pass"),
                                       await python_rss_kib("import adapter.cli"))
-                    await idle_worker(args, connection, pos_url, work, run_)
+                    location = unique_id("bench-startup")
+                    _, run_.fresh_kib, _ = await idle_worker(
+                        args, connection, pos_url, work, location)
+                    _, run_.started_kib, run_.idle_kib = await idle_worker(
+                        args, connection, pos_url, work, location, idle=True)
                     runs.append(run_)
                 if args.imports:
                     print("  a worker with PYTHONPROFILEIMPORTTIME=1", flush=True)
-                    profiled = await idle_worker(args, connection, pos_url, work, None,
-                                                 {"PYTHONPROFILEIMPORTTIME": "1"})
+                    location = unique_id("bench-startup")
+                    await idle_worker(args, connection, pos_url, work, location)
+                    profiled, _, _ = await idle_worker(args, connection, pos_url, work, location,
+                                                       {"PYTHONPROFILEIMPORTTIME": "1"})
                     imports = parse_imports(profiled.log_path.read_text(errors="replace"))
     return {"facts": facts, "runs": runs, "imports": imports}
 
@@ -170,23 +183,23 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
 def report(result: dict[str, Any], args: argparse.Namespace) -> str:
     runs: list[StartupRun] = result["runs"]
     lines = [f"`{command_line('bench.startup')}`", ""]
+    keys = ("bare_kib", "import_kib", "fresh_kib", "started_kib", "idle_kib")
     rows: list[Sequence[object]] = [
-        (n + 1, mib(r.bare_kib), mib(r.import_kib), mib(r.started_kib), mib(r.idle_kib))
-        for n, r in enumerate(runs)]
+        (n + 1, *(mib(getattr(r, key)) for key in keys)) for n, r in enumerate(runs)]
     if len(runs) > 1:
         rows.append(("median", *(
-            mib(int(statistics.median(getattr(r, key) for r in runs)))
-            for key in ("bare_kib", "import_kib", "started_kib", "idle_kib"))))
+            mib(int(statistics.median(getattr(r, key) for r in runs))) for key in keys)))
     lines.append(markdown_table(
-        ["run", "bare python MiB", "import adapter.cli MiB", "worker started MiB",
-         f"worker idle {args.idle_seconds:g} s MiB"], rows))
+        ["run", "bare python MiB", "import adapter.cli MiB", "worker, fresh store MiB",
+         "worker started MiB", f"worker idle {args.idle_seconds:g} s MiB"], rows))
     idle = statistics.median(r.idle_kib for r in runs) / 1024
     lines += ["", f"- bar: an idle worker ≤ {IDLE_RSS_BAR_MIB} MiB resident: "
               + ("pass" if idle <= IDLE_RSS_BAR_MIB else "FAIL"), ""]
     imports: Imports | None = result["imports"]
     if imports is not None:
         ranked = sorted(imports.micros, key=lambda p: -imports.micros[p])
-        lines += ["Packages the worker loaded by the time it consumed (own import time):", ""]
+        lines += ["Packages a worker (store at the newest revision) loaded by the time it "
+                  "consumed (own import time):", ""]
         lines.append(markdown_table(
             ["package", "modules", "import ms"],
             [(p, imports.modules[p], imports.micros[p] / 1000) for p in ranked[:args.top]]))
