@@ -1,5 +1,5 @@
 """Migrations at start: a store at the newest revision is left alone (without alembic),
-an older one is brought up to it."""
+an older one is brought up to it; the schema they make."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from alembic import command
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection
+from sqlalchemy import Connection, inspect
 
 from adapter.store import SqlStore, alembic_config
 from adapter.store._migrate import HEAD, _revisions
@@ -47,3 +47,23 @@ async def test_a_store_at_an_older_revision_is_upgraded(store: SqlStore) -> None
             assert await connection.run_sync(_revisions) == {HEAD}
     finally:
         await again.close()
+
+
+async def test_the_partial_indexes_are_partial(store: SqlStore) -> None:
+    """Their WHERE is only in the migration (``adapter.store._tables`` says why)."""
+    def conditions(connection: Connection) -> dict[str, str]:
+        found = {}
+        for table in ("outbox", "streams"):
+            for index in inspect(connection).get_indexes(table):
+                options = index.get("dialect_options", {})
+                where = options.get("sqlite_where", options.get("postgresql_where"))
+                if where is not None:
+                    found[str(index["name"])] = " ".join(str(where).split())
+        return found
+
+    async with store._writer.connect() as connection:
+        found = await connection.run_sync(conditions)
+
+    assert found.keys() == {"ix_outbox_unsent", "ux_streams_active_table"}
+    assert "sent_at IS NULL" in found["ix_outbox_unsent"]
+    assert "ACTIVE" in found["ux_streams_active_table"]
