@@ -2,8 +2,9 @@
 
     .venv/bin/python -m bench.startup [--idle-seconds N] [--runs N] [--imports] [--json out.json]
 
-(a) Import: ``VmRSS`` of a fresh ``python -c "import adapter.cli"`` (and of a bare
-    ``python -c pass``, the floor).
+(a) Import: ``VmRSS`` of a fresh ``python -c "import adapter.commands"`` (the command
+    line: what any ``pos-adapter`` command but a bare ``run`` loads), and of a bare
+    ``python -c pass`` (the floor).
 (b) Idle worker: ``pos-adapter run`` (SQLite store in a temporary directory, mock driver,
     one location, no streams) against ``pos-adapter mock-pos``, each in its own process:
     first on a fresh store (which it migrates), ``VmRSS`` once it consumes its queue;
@@ -74,7 +75,7 @@ class StartupRun:
     """The same worker after the idle seconds."""
 
     def to_json(self) -> dict[str, float]:
-        return {"bareMiB": mib(self.bare_kib), "importCliMiB": mib(self.import_kib),
+        return {"bareMiB": mib(self.bare_kib), "importCommandsMiB": mib(self.import_kib),
                 "workerFreshStoreMiB": mib(self.fresh_kib),
                 "workerStartedMiB": mib(self.started_kib), "workerIdleMiB": mib(self.idle_kib)}
 
@@ -163,7 +164,7 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
                     print(f"  run {n + 1}: import, then a worker idle {args.idle_seconds:g} s",
                           flush=True)
                     run_ = StartupRun(await python_rss_kib("pass"),
-                                      await python_rss_kib("import adapter.cli"))
+                                      await python_rss_kib("import adapter.commands"))
                     location = unique_id("bench-startup")
                     _, run_.fresh_kib, _ = await idle_worker(
                         args, connection, pos_url, work, location)
@@ -190,7 +191,7 @@ def report(result: dict[str, Any], args: argparse.Namespace) -> str:
         rows.append(("median", *(
             mib(int(statistics.median(getattr(r, key) for r in runs))) for key in keys)))
     lines.append(markdown_table(
-        ["run", "bare python MiB", "import adapter.cli MiB", "worker, fresh store MiB",
+        ["run", "bare python MiB", "import adapter.commands MiB", "worker, fresh store MiB",
          "worker started MiB", f"worker idle {args.idle_seconds:g} s MiB"], rows))
     idle = statistics.median(r.idle_kib for r in runs) / 1024
     lines += ["", f"- bar: an idle worker ≤ {IDLE_RSS_BAR_MIB} MiB resident: "
