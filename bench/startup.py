@@ -49,10 +49,9 @@ from bench._support import (
     machine_facts,
     markdown_table,
     process_memory_kib,
-    run,
+    run_and_report,
     unique_id,
     wait_until,
-    write_json,
 )
 
 IDLE_RSS_BAR_MIB = 80
@@ -225,26 +224,20 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    try:
-        result = run(bench(args))
-    except ChildFailed as exc:
-        print(f"benchmark failed: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        return 130
-    print()
-    print(report(result, args))
-    imports: Imports | None = result["imports"]
-    write_json(args.json, {
-        "commandLine": command_line("bench.startup"),
-        "facts": result["facts"],
-        "runs": [r.to_json() for r in result["runs"]],
-        "imports": None if imports is None else {
-            p: {"modules": imports.modules[p], "ms": imports.micros[p] / 1000}
-            for p in imports.micros},
-    })
-    return 0
 
+    def document(result: dict[str, Any]) -> dict[str, Any]:
+        imports: Imports | None = result["imports"]
+        return {
+            "commandLine": command_line("bench.startup"),
+            "facts": result["facts"],
+            "runs": [r.to_json() for r in result["runs"]],
+            "imports": None if imports is None else {
+                p: {"modules": imports.modules[p], "ms": imports.micros[p] / 1000}
+                for p in imports.micros},
+        }
+
+    return run_and_report(bench(args), lambda result: report(result, args), document,
+                          args.json)
 
 if __name__ == "__main__":
     sys.exit(main())
