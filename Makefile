@@ -40,6 +40,7 @@ services:
 bench: $(VENV)/.installed-test services
 	$(BIN)/python -m bench.commands
 	$(BIN)/python -m bench.changes
+	$(BIN)/python -m bench.startup
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -1,204 +1,44 @@
-"""The ``pos-adapter`` command line.
+"""The ``pos-adapter`` executable: ``pos-adapter run`` goes straight to the worker, any
+other command line (``pos-adapter run --help`` included) to ``adapter.commands``.
 
-It mounts the operator commands of ``adapter.ops``; they share ``adapter.commandline``
-with it and never import this module. What only one command needs and takes long to
-load (the worker, the POS imitations, the demo) is imported inside that command.
+Typer builds every command of the command line on each invocation: through it, a worker
+would load, and keep resident for as long as it runs, typer, rich and the operators'
+commands (the dead-letter tools, replay, health...), about 4 MiB it never uses.
 """
 
 from __future__ import annotations
 
-import gc
-import json
-from enum import StrEnum
-from pathlib import Path
-from typing import Annotated, NoReturn
+import sys
+from typing import TYPE_CHECKING
 
-import typer
-from rich.console import Console
-from rich.table import Table
-
-from adapter.commandline import (
-    Commands,
-    LocationOption,
-    driver_or_exit,
-    locations_or_exit,
-    process_settings_or_exit,
-    run_async,
-    settings_or_exit,
-)
-from adapter.logging import configure_logging
-from adapter.ops import dlq, messages, replay, resync, streams
-from adapter.ops.health import health
-from adapter.settings_table import configuration_markdown, in_effect
-from schemas import message_json_schemas
-
-app = typer.Typer(
-    cls=Commands,
-    help="pos-adapter: connects a restaurant POS to OpenApp over RabbitMQ.",
-    no_args_is_help=True,
-    add_completion=False,
-)
-
-
-def _print_version(wanted: bool) -> None:
-    if wanted:
-        from adapter.metrics import software_version
-
-        typer.echo(f"pos-adapter {software_version()}")
-        raise typer.Exit()
-
-
-@app.callback()
-def _root(
-    version: Annotated[bool, typer.Option(
-        "--version", help="Print the version and exit.", is_eager=True,
-        callback=_print_version)] = False,
-) -> None:
-    """pos-adapter: connects a restaurant POS to OpenApp over RabbitMQ."""
-
-
-def quiet_garbage_collector() -> None:
-    """Fewer, shorter collections: what is loaded at start is never garbage, and a worker
-    allocates many short-lived objects per message (a full collection of everything took
-    ~90 ms, a p99 spike)."""
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(20_000, 50, 100)
-
-
-@app.command()
-def run() -> None:
-    """Run the worker (configuration from POS_ADAPTER_* environment variables)."""
-    from adapter.worker import Worker  # inside: the other commands need not load it
-
-    settings = process_settings_or_exit()
-    worker = Worker(settings, locations=locations_or_exit(settings))
-    configure_logging(settings.log_level, settings.log_format)
-
-    async def main() -> int:
-        worker.install_signal_handlers()
-        return await worker.run()
-
-    quiet_garbage_collector()
-
-    raise typer.Exit(run_async(main()))
-
-
-class Flavor(StrEnum):
-    MOCK = "mock"
-    TABLEMGMT = "tablemgmt"
-
-
-@app.command("mock-pos")
-def mock_pos(
-    host: Annotated[str, typer.Option(metavar="ADDRESS", help="Address to listen on "
-                                      "(0.0.0.0: every interface).")] = "127.0.0.1",
-    port: Annotated[int | None, typer.Option(
-        metavar="PORT", min=1, max=65535,
-        help="Port to listen on (default: 8081 for mock, 8090 for tablemgmt).")] = None,
-    flavor: Annotated[Flavor, typer.Option(
-        help="mock: the mock POS of the demo and the tests; tablemgmt: an imitation of the "
-        "Table Management API (prints a manager token and the outlet id).")] = Flavor.MOCK,
-) -> None:
-    """Run a POS to try the adapter against: the mock POS (seed data, POS API, push
-    channel, control API) or the Table Management API's imitation."""
-    if flavor is Flavor.TABLEMGMT:
-        from pos_drivers.tablemgmt import run_tablemgmt_server  # inside: slow to load
-
-        run_tablemgmt_server(host, 8090 if port is None else port)
-        return
-    from pos_drivers.mock import serve  # inside: slow to load
-
-    serve(host, 8081 if port is None else port)
-
-
-@app.command()
-def schema(
-    out: Annotated[Path | None, typer.Option(
-        "--out", metavar="DIR",
-        help="Directory to write one JSON Schema file per message type to.")] = None,
-    asyncapi: Annotated[Path | None, typer.Option(
-        "--asyncapi", metavar="FILE",
-        help="YAML file to write the AsyncAPI 3.0 document of the contract to (the "
-        "repository keeps it as docs/asyncapi.yaml).")] = None,
-) -> None:
-    """Write the contract's JSON Schema files (--out), its AsyncAPI document (--asyncapi),
-    or both."""
-    from adapter.metrics import software_version
-    from adapter.yaml_text import readable_yaml
-    from schemas import asyncapi_document
-
-    if out is None and asyncapi is None:
-        _usage_error("schema needs --out DIR, --asyncapi FILE or both")
-    if out is not None and out.is_file():
-        _usage_error(f"--out {out} is a file; it must be a directory")
-    if asyncapi is not None and asyncapi.is_dir():
-        _usage_error(f"--asyncapi {asyncapi} is a directory; it must be a file")
-    try:
-        if out is not None:
-            out.mkdir(parents=True, exist_ok=True)
-            for message_type, document in message_json_schemas().items():
-                path = out / f"{message_type.value}.json"
-                path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
-                typer.echo(str(path))
-        if asyncapi is not None:
-            asyncapi.parent.mkdir(parents=True, exist_ok=True)
-            text = readable_yaml(asyncapi_document(software_version()))
-            asyncapi.write_text(text, encoding="utf-8")
-            typer.echo(str(asyncapi))
-    except OSError as exc:
-        _usage_error(f"cannot write: {exc}")
-
-
-def _usage_error(message: str) -> NoReturn:
-    typer.echo(f"pos-adapter: {message}", err=True)
-    raise typer.Exit(2)
-
-
-@app.command()
-def demo(
-    table: Annotated[str, typer.Option(metavar="TABLE",
-                                       help="The mock POS table to play with.")] = "T5",
-) -> None:
-    """Start the mock POS and the adapter, play a short table scenario, print the messages."""
-    from adapter.demo import run_demo  # inside: it loads the mock POS, slow
-
-    settings = settings_or_exit()
-    raise typer.Exit(run_async(run_demo(settings, table)))
-
-
-@app.command("settings")
-def show_settings(
-    markdown: Annotated[bool, typer.Option(
-        "--markdown", help="Print every setting of the adapter and of each installed driver "
-        "as the README's Markdown tables.")] = False,
-    location: LocationOption = None,
-) -> None:
-    """Show the settings in effect (adapter and driver; secrets masked)."""
-    if markdown:
-        typer.echo(configuration_markdown())
-        return
-    settings = settings_or_exit(location)
-    driver = driver_or_exit(settings)
-    table = Table("setting", "value")
-    for name, value in in_effect(settings):
-        table.add_row(f"POS_ADAPTER_{name.upper()}", value)
-    prefix = str(driver.settings.model_config.get("env_prefix") or "")
-    for name, value in in_effect(driver.settings):
-        table.add_row(f"{prefix}{name.upper()}", value)
-    Console().print(table)
-
-
-app.command()(health)
-app.add_typer(dlq.app, name="dlq")
-app.add_typer(streams.app, name="streams")
-app.add_typer(messages.app, name="messages")
-app.command("replay")(replay.replay)
-app.command("resync")(resync.resync)
+if TYPE_CHECKING:
+    pass
 
 
 def main() -> None:
-    app()
+    if sys.argv[1:] == ["run"]:
+        from adapter.run import run_worker
+
+        try:
+            code = run_worker()
+        except KeyboardInterrupt:  # before the worker handles signals; as click says it
+            print("\nAborted!", file=sys.stderr)
+            code = 1
+        sys.exit(code)
+    from adapter.commands import main as command_line
+
+    command_line()
+
+
+if not TYPE_CHECKING:
+
+    def __getattr__(name: str) -> object:
+        """``adapter.cli.app``, as before the command line had a module of its own."""
+        if name == "app":
+            from adapter.commands import app
+
+            return app
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,27 +1,25 @@
 """What the commands of ``pos-adapter`` share: the settings (or one line and exit code 2),
 the location a command is about, and running a coroutine.
 
-The command modules (``adapter.cli``, ``adapter.ops.*``) import this one; it imports none
-of them.
+The command modules (``adapter.commands``, ``adapter.ops.*``) import this one; it imports
+none of them.
 """
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Coroutine
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from typer.core import TyperArgument, TyperGroup, TyperOption
 
 from adapter.drivers import ConfiguredDriver, configured_driver
-from adapter.locations import Location, load_locations, location_settings
+from adapter.locations import location_settings
+from adapter.run import report_settings_error
+from adapter.run import run_async as run_async  # the commands' way to run a coroutine
 from adapter.settings import Settings, SettingsError, load_settings
 
 if TYPE_CHECKING:
     from typer._click import Command, Context, HelpFormatter
-
-T = TypeVar("T")
 
 LocationOption = Annotated[
     str | None,
@@ -86,9 +84,7 @@ def reflow(text: str) -> str:
 
 def fail(error: SettingsError) -> typer.Exit:
     """Say what is wrong, one line per fault, and exit with code 2."""
-    for line in str(error).splitlines():
-        typer.echo(f"pos-adapter: {line}", err=True)
-    return typer.Exit(2)
+    return typer.Exit(report_settings_error(error))
 
 
 def process_settings_or_exit() -> Settings:
@@ -107,27 +103,9 @@ def settings_or_exit(location: str | None = None) -> Settings:
         raise fail(exc) from None
 
 
-def locations_or_exit(settings: Settings) -> list[Location]:
-    """The locations to serve, each with its driver."""
-    try:
-        return load_locations(settings)
-    except SettingsError as exc:
-        raise fail(exc) from None
-
-
 def driver_or_exit(settings: Settings) -> ConfiguredDriver:
     """The configured driver with its settings."""
     try:
         return configured_driver(settings)
     except SettingsError as exc:
         raise fail(exc) from None
-
-
-def run_async(coro: Coroutine[Any, Any, T]) -> T:
-    """Run on uvloop when it is installed: the broker client is faster on it."""
-    try:
-        import uvloop
-    except ImportError:  # pragma: no cover - Windows
-        return asyncio.run(coro)
-    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-        return runner.run(coro)

@@ -35,6 +35,7 @@ from aio_pika.abc import (
     AbstractIncomingMessage,
 )
 
+from adapter.run import run_async
 from adapter.testing import command
 
 T = TypeVar("T")
@@ -56,12 +57,28 @@ def amqp_url_from_env() -> str:
 def run(main: Coroutine[Any, Any, T]) -> T:
     """Run on uvloop, as ``pos-adapter run`` does, so the load generator is not the
     slowest process on the machine."""
+    return run_async(main)
+
+
+def run_and_report(
+    main: Coroutine[Any, Any, T],
+    report: Callable[[T], str],
+    document: Callable[[T], Mapping[str, Any]],
+    json_path: Path | None,
+) -> int:
+    """A benchmark's run: its report printed, its ``document`` written as JSON when
+    asked; the exit code (1 when a child process failed, said on stderr)."""
     try:
-        import uvloop
-    except ImportError:  # pragma: no cover - Windows
-        return asyncio.run(main)
-    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-        return runner.run(main)
+        result = run(main)
+    except ChildFailed as exc:
+        print(f"benchmark failed: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    print()
+    print(report(result))
+    write_json(json_path, document(result))
+    return 0
 
 
 def unique_id(prefix: str) -> str:

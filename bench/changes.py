@@ -44,7 +44,6 @@ from bench._support import (
     SNAPSHOT_CHANGED,
     SNAPSHOT_REQUESTED,
     Child,
-    ChildFailed,
     CpuMeter,
     OpenAppSide,
     Reply,
@@ -63,10 +62,9 @@ from bench._support import (
     ms,
     percentile,
     process_memory_kib,
-    run,
+    run_and_report,
     unique_id,
     wait_until,
-    write_json,
 )
 from pos_drivers.mock import MockPosControl, MockPosServer, MockPosState
 
@@ -530,24 +528,18 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    try:
-        result = run(bench(args))
-    except ChildFailed as exc:
-        print(f"benchmark failed: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        return 130
-    print()
-    print(report(result, args))
-    idle: IdleRun | None = result["idle"]
-    write_json(args.json, {
-        "commandLine": command_line("bench.changes"),
-        "facts": result["facts"],
-        "latency": [r.to_json() for r in result["latency"]],
-        "idle": idle.to_json() if idle else None,
-    })
-    return 0
 
+    def document(result: dict[str, Any]) -> dict[str, Any]:
+        idle: IdleRun | None = result["idle"]
+        return {
+            "commandLine": command_line("bench.changes"),
+            "facts": result["facts"],
+            "latency": [r.to_json() for r in result["latency"]],
+            "idle": idle.to_json() if idle else None,
+        }
+
+    return run_and_report(bench(args), lambda result: report(result, args), document,
+                          args.json)
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -43,7 +43,6 @@ from bench._support import (
     SNAPSHOT_REQUESTED,
     SUBMISSION_REQUESTED,
     Child,
-    ChildFailed,
     CpuMeter,
     CpuUsage,
     OpenAppSide,
@@ -62,10 +61,9 @@ from bench._support import (
     message_count,
     ms,
     percentile,
-    run,
+    run_and_report,
     unique_id,
     wait_until,
-    write_json,
 )
 from pos_drivers.mock import MockPosControl, MockPosControlError
 
@@ -501,23 +499,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    try:
-        result = run(bench(args))
-    except ChildFailed as exc:
-        print(f"benchmark failed: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        return 130
-    print()
-    print(report(result, args))
-    write_json(args.json, {
+    return run_and_report(bench(args), lambda result: report(result, args), lambda result: {
         "commandLine": command_line("bench.commands"),
         "facts": result["facts"],
         "cells": [cell.to_json() for cell in result["cells"]],
         "notes": result["notes"],
-    })
-    return 0
-
+    }, args.json)
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -10,8 +10,8 @@ import typer.main
 from typer.core import TyperGroup
 from typer.testing import CliRunner
 
-from adapter.cli import app
 from adapter.commandline import reflow
+from adapter.commands import app
 from adapter.metrics import software_version
 
 # Typer's own value labels: Python type names where a person expects a metavar.

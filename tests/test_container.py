@@ -11,7 +11,7 @@ from typing import Any
 import typer.main
 import yaml
 
-from adapter.cli import app
+from adapter.commands import app
 from adapter.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent

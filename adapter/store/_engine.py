@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import Table, event
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
@@ -32,7 +32,11 @@ def is_sqlite(url: str) -> bool:
 
 
 def insert_for(url: str) -> Insert:
-    return sqlite.insert if is_sqlite(url) else postgresql.insert
+    if is_sqlite(url):
+        return sqlite.insert
+    from sqlalchemy.dialects import postgresql
+
+    return postgresql.insert
 
 
 def create_engines(url: str) -> tuple[AsyncEngine, AsyncEngine]:

@@ -1,7 +1,9 @@
 """Apply the shipped alembic migrations, wherever the process runs from.
 
-Alembic is imported when it is needed: loading it costs about half a second, which
-every ``pos-adapter`` command that only reads the store would otherwise pay.
+Alembic is imported only when there is something to migrate: loading it costs about half
+a second and 9 MiB that stay resident, which every worker start on a store already at
+the newest revision (nearly all of them) and every command that only reads the store
+would otherwise pay.
 """
 
 from __future__ import annotations
@@ -9,13 +11,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, inspect, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 if TYPE_CHECKING:
     from alembic.config import Config
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+HEAD = max(path.name.partition("_")[0] for path in (MIGRATIONS / "versions").glob("[0-9]*_*.py"))
+"""The newest revision: each migration's file is named after its revision id,
+``NNNN_what.py`` (a test holds this to alembic's head)."""
 
 
 def alembic_config(url: str | None = None) -> Config:
@@ -33,12 +38,16 @@ MIGRATION_LOCK = 0x706F7361  # "posa": an advisory lock key of our own
 
 
 async def migrate(engine: AsyncEngine) -> None:
-    """Bring the store's schema to the newest revision.
+    """Bring the store's schema to the newest revision: nothing to do (and alembic not
+    loaded) when it is already there.
 
     On PostgreSQL the migration runs under a transaction-level advisory lock: processes
     of a fleet starting at the same moment wait for each other instead of racing to
     create the same tables (the second then finds the schema at its newest revision).
     """
+    async with engine.connect() as connection:
+        if await connection.run_sync(_revisions) == {HEAD}:
+            return
     from alembic import command
 
     def upgrade(connection: Connection) -> None:
@@ -51,3 +60,11 @@ async def migrate(engine: AsyncEngine) -> None:
 
     async with engine.begin() as connection:
         await connection.run_sync(upgrade)
+
+
+def _revisions(connection: Connection) -> set[str]:
+    """The revisions the store is at (none for a fresh one), read as alembic keeps them."""
+    if not inspect(connection).has_table("alembic_version"):
+        return set()
+    rows = connection.execute(text("SELECT version_num FROM alembic_version"))
+    return {str(version) for (version,) in rows}

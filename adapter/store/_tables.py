@@ -4,6 +4,11 @@ The journal keeps every message received (the incoming side); the outgoing side 
 outbox itself, whose sent rows stay until the retention prunes them. Indexes are few on
 purpose: each costs every command's commit, and the readers (``pos-adapter messages``,
 ``replay``) are occasional operators' queries.
+
+Two indexes are partial: their WHERE is written in the migration that creates them
+(0001), not here. Here it would be a dialect option (``sqlite_where``,
+``postgresql_where``), and naming a dialect's option loads that dialect: PostgreSQL's
+would stay resident in every worker on SQLite (2 MiB). Alembic compares neither.
 """
 
 from __future__ import annotations
@@ -91,12 +96,7 @@ outbox = Table(
     # The W3C trace context of the command that caused the message (adapter.tracing).
     Column("traceparent", SafeString(64)),
     Column("tracestate", SafeString(512)),
-    Index(
-        "ix_outbox_unsent",
-        "id",
-        sqlite_where=text("sent_at IS NULL"),
-        postgresql_where=text("sent_at IS NULL"),
-    ),
+    Index("ix_outbox_unsent", "id"),  # partial: WHERE sent_at IS NULL
     Index("ix_outbox_message_id", "message_id"),
 )
 
@@ -134,14 +134,8 @@ streams = Table(
     Column("opened_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Column("closed_at", DateTime(timezone=True)),
-    Index(
-        "ux_streams_active_table",
-        "location_id",
-        "pos_table_id",
-        unique=True,
-        sqlite_where=text("status = 'ACTIVE'"),
-        postgresql_where=text("status = 'ACTIVE'"),
-    ),
+    # partial: WHERE status = 'ACTIVE' (one active stream per table)
+    Index("ux_streams_active_table", "location_id", "pos_table_id", unique=True),
     Index("ix_streams_table", "location_id", "pos_table_id", "opened_at"),
 )
 

@@ -16,7 +16,7 @@ from referencing.jsonschema import DRAFT7
 from typer.testing import CliRunner
 
 from adapter.amqp import command_queue_arguments, message_properties
-from adapter.cli import app
+from adapter.commands import app
 from adapter.metrics import software_version
 from adapter.settings import Settings
 from adapter.store import OutboxRow

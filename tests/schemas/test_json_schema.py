@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from adapter.cli import app
+from adapter.commands import app
 from schemas import MessageType, message_json_schema
 
 

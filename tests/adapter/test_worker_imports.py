@@ -1,0 +1,58 @@
+"""What a worker does not load: each stays resident for the worker's life once imported
+(``bench.startup`` measures the memory; bench/README.md, "Memory at start")."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+NEVER_IN_A_WORKER = (
+    "typer", "click", "rich", "pygments",  # the command line
+    "adapter.commands", "adapter.commandline", "adapter.ops",
+    "uvicorn", "starlette", "sse_starlette", "jwt",  # the POS imitations' servers
+    "sqlalchemy.dialects.postgresql", "asyncpg",  # on a SQLite store
+    "alembic",  # on a store at the newest revision (tests/store/test_migrate.py)
+)
+
+
+def loaded_of(code: str, *, env: dict[str, str] | None = None) -> tuple[int, list[str]]:
+    """The exit code of ``python -c code``, and which of ``NEVER_IN_A_WORKER`` it had
+    loaded when it exited."""
+    report = (
+        "import atexit, json, sys\n"
+        f"watched = {NEVER_IN_A_WORKER!r}\n"
+        "atexit.register(lambda: print(json.dumps(sorted(\n"
+        "    w for w in watched if any(m == w or m.startswith(w + '.') for m in sys.modules)))))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", report + code], capture_output=True, text=True, timeout=60,
+        env={**os.environ, **(env or {})},
+    )
+    loaded: list[str] = json.loads(done.stdout.splitlines()[-1])
+    return done.returncode, loaded
+
+
+def test_the_worker_and_the_mock_driver_load_no_command_line_server_or_other_dialect() -> None:
+    code, loaded = loaded_of(
+        "import adapter.cli, adapter.run, adapter.worker\n"
+        "from adapter.drivers import driver_class\n"
+        "driver_class('mock')\n"
+    )
+
+    assert code == 0
+    assert loaded == []
+
+
+def test_pos_adapter_run_goes_to_the_worker_without_the_command_line() -> None:
+    code, loaded = loaded_of(
+        "import sys\n"
+        "sys.argv = ['pos-adapter', 'run']\n"
+        "from adapter.cli import main\n"
+        "main()\n",
+        env={"POS_ADAPTER_STORE_URL": "mysql://x"},  # refused before anything is opened
+    )
+
+    assert code == 2
+    assert loaded == []
