@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -16,8 +17,11 @@ pytestmark = pytest.mark.skipif(shutil.which("make") is None, reason="needs make
 def planned(target: str) -> list[str]:
     """The commands ``make <target>`` would run on a fresh clone (-B: nothing is up to date;
     -n: nothing is run)."""
-    done = subprocess.run(["make", "-n", "-B", target], cwd=ROOT, check=True,
-                          capture_output=True, text=True)
+    # Under `make test` the variables of the make running us would make this one a
+    # sub-make, which prints "Entering/Leaving directory" lines.
+    env = {k: v for k, v in os.environ.items() if k not in {"MAKEFLAGS", "MAKELEVEL", "MFLAGS"}}
+    done = subprocess.run(["make", "--no-print-directory", "-n", "-B", target], cwd=ROOT,
+                          check=True, capture_output=True, text=True, env=env)
     return done.stdout.splitlines()
 
 
