@@ -11,9 +11,6 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    pass
-
 
 def main() -> None:
     if sys.argv[1:] == ["run"]:
