@@ -72,14 +72,17 @@ def mock_pos(
     host: Annotated[str, typer.Option(metavar="ADDRESS", help="Address to listen on "
                                       "(0.0.0.0: every interface).")] = "127.0.0.1",
     port: Annotated[int | None, typer.Option(
-        metavar="PORT", min=1, max=65535,
-        help="Port to listen on (default: 8081 for mock, 8090 for tablemgmt).")] = None,
+        metavar="PORT",
+        help="Port to listen on, 1 to 65535 (default: 8081 for mock, 8090 for tablemgmt).",
+    )] = None,
     flavor: Annotated[Flavor, typer.Option(
         help="mock: the mock POS of the demo and the tests; tablemgmt: an imitation of the "
         "Table Management API (prints a manager token and the outlet id).")] = Flavor.MOCK,
 ) -> None:
     """Run a POS to try the adapter against: the mock POS (seed data, POS API, push
     channel, control API) or the Table Management API's imitation."""
+    if port is not None and not 1 <= port <= 65535:
+        _usage_error(f"--port {port} is no TCP port: give one from 1 to 65535")
     if flavor is Flavor.TABLEMGMT:
         from pos_drivers.tablemgmt import run_tablemgmt_server  # inside: slow to load
 

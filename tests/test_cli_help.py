@@ -80,6 +80,6 @@ def test_help_paragraphs_flow_to_the_terminal_width(path: tuple[str, ...]) -> No
 def test_a_flag_shows_no_value_and_an_option_its_metavar() -> None:
     output = help_of(("mock-pos",), 120)
 
-    assert re.search(r"--port +PORT \[1<=x<=65535\]", output)
+    assert re.search(r"--port +PORT +Port to listen on, 1 to 65535", output)
     assert re.search(r"--host +ADDRESS ", output)
     assert re.search(r"--help +Show this message", output)
