@@ -22,8 +22,9 @@ class StreamListener:
         """The table's stream closed or expired."""
 
     def baseline_at(self, pos_table_id: str, version: str | None, stream: StreamRecord) -> None:
-        """``stream`` was just committed, its baseline the table's check at the POS's
-        ``version`` (see ``PosCheck.version``; None: the POS keeps none)."""
+        """A submission just committed ``stream``, its baseline the table's check at the
+        POS's ``version`` after its add (see ``PosCheck.version``; None: the POS keeps
+        none): the POS's announcement of that version needs no read."""
 
 
 @dataclass(slots=True)

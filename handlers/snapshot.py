@@ -58,7 +58,7 @@ class SnapshotHandler:
             writes.streams.append(expire_stream(stream, ctx.clock()))
             stream = None
         try:
-            current, version = await self._read(table, stream, incoming.deadline)
+            current = await self._read(table, stream, incoming.deadline)
         except PosError as exc:
             # An expiry decided above is kept even though the read failed.
             return await reject(ctx, self, incoming, pos_rejection(
@@ -90,17 +90,14 @@ class SnapshotHandler:
         answer(ctx, incoming, result, SnapshotOutcome.RESOLVED.value, writes)
         await ctx.store.commit(writes)
         ctx.listener.stream_opened(table)
-        ctx.listener.baseline_at(table, version, stream)
         return SnapshotOutcome.RESOLVED.value
 
     async def _read(
         self, table: str, stream: StreamRecord | None, deadline: Deadline
-    ) -> tuple[Snapshot, str | None]:
-        """The table's snapshot, and the POS's version of it."""
+    ) -> Snapshot:
         ctx = self.ctx
         check = await call_pos(lambda: ctx.driver.read_check(table), deadline)
-        snapshot = await snapshot_of(ctx, table, check, stream.baseline if stream else None)
-        return snapshot, check.version
+        return await snapshot_of(ctx, table, check, stream.baseline if stream else None)
 
     def _advance(
         self, stream: StreamRecord | None, current: Snapshot, writes: WriteSet

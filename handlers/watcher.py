@@ -89,7 +89,9 @@ class Watcher(StreamListener):
         self._announced: dict[str, str | None] = {}
         """The latest version announced for a dirty table; None: read it whatever."""
         self._reflected: dict[str, tuple[str, StreamRecord]] = {}
-        """Per table, a POS version and the stream as committed reflecting it."""
+        """Per table, the POS version a submission's add produced and the stream as
+        committed reflecting it, until its announcement comes (or a read supersedes it):
+        as many entries as submissions in flight, not one per stream."""
         self._syncing: set[str] = set()
         self._wakeup = asyncio.Event()
         self._slots = asyncio.Semaphore(concurrency)
@@ -347,7 +349,7 @@ class Watcher(StreamListener):
                 await ctx.store.commit(
                     WriteSet(streams=[advance.stream], outbox=advance.messages)
                 )
-            self.baseline_at(table, check.version, advance.stream)
+            self._reflected.pop(table, None)  # this read supersedes it
             if not advance.changed:
                 return 0
         self._pushed(stream, advance.messages, advance.stream.last_sequence)
@@ -363,6 +365,7 @@ class Watcher(StreamListener):
             known = self._reflected.get(table)
             if known is None or known[0] != version:
                 return False
+            del self._reflected[table]  # one announcement per add
             return await ctx.store.active_stream(ctx.location_id, table) == known[1]
 
     async def _read(self, table: str) -> PosCheck:
