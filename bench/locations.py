@@ -57,10 +57,9 @@ from bench._support import (
     ms,
     percentile,
     process_memory_kib,
-    run,
+    run_and_report,
     unique_id,
     wait_until,
-    write_json,
 )
 from bench.changes import CountPosCalls, pos_calls
 from bench.commands import py_spy_recorder
@@ -345,11 +344,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    result = run(bench(args))
-    print()
-    print(report(result))
-    write_json(args.json, result)
-    return 0
+    return run_and_report(bench(args), report, lambda result: result, args.json)
 
 
 if __name__ == "__main__":
