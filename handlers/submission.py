@@ -5,7 +5,9 @@ crashes:
 
 1. A submissionId already DONE gets its stored outcome in a new result; no POS call.
 2. Under the table's lock the table is read; changes not yet pushed go out first, and a
-   check that closed since the stream's baseline ends the stream (ORDER_CLOSED).
+   check that closed since the stream's baseline ends the stream (ORDER_CLOSED). A first
+   attempt on a table whose stream knows its open check skips the read: it adds to that
+   check (4), and the POS refusing it as not open (OrderClosed) sends it back here.
 3. A submission that is not DONE (the worker died during the POS call, or the POS was
    unavailable) first asks the POS which lines it already created (by external reference
    ``"<submissionId>:<lineId>"``); if there are any, that is the outcome.
@@ -52,6 +54,7 @@ from pos_drivers import (
     DuplicateReference,
     ItemsRejected,
     NewLine,
+    OrderClosed,
     PosCheck,
     PosError,
     PosLine,
@@ -93,6 +96,15 @@ class _Refused(Exception):
     def __init__(self, why: Rejection) -> None:
         super().__init__(why.message)
         self.why = why
+
+
+class _CheckMoved(Exception):
+    """The check the stream knew is not the table's open check any more: read the table.
+    ``record``: the submission as committed before the refused add."""
+
+    def __init__(self) -> None:
+        super().__init__("the expected check is not the table's open check")
+        self.record: SubmissionRecord | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -288,11 +300,25 @@ class SubmissionHandler:
         writes: WriteSet,
     ) -> tuple[OrderSubmissionResult, SubmissionRecord, _CaughtUp | None]:
         """The result, the submission as it stands, and the stream brought up to the
-        check the POS answered the add with (when it did)."""
+        check the POS answered the add with (when it did).
+
+        A first attempt on a table whose stream knows its open check goes straight to the
+        add, expecting that check: the POS refuses it if it is no longer the table's
+        (``OrderClosed``), and only then is the table read. The read would only have
+        pushed the waiter's changes first, which the add's answer (or the watcher) brings
+        all the same, in the same commit as the result.
+        """
         ctx = self.ctx
-        command, deadline = incoming.command, incoming.deadline
+        deadline = incoming.deadline
         table = cast(str, request.order_context.pos_table_id)
-        session = cast(str, request.order_context.table_session_id)
+        stream = await ctx.store.active_stream(ctx.location_id, table)
+        expected = stream.baseline.pos_order_id if stream is not None else None
+        if record.state is SubmissionState.RECEIVED and expected is not None:
+            try:
+                return await self._place(incoming, request, record, writes, stream, expected,
+                                         on_stream=True)
+            except _CheckMoved as moved:
+                record = moved.record or record
         check = await self._pos(lambda: ctx.driver.read_check(table), deadline)
         stream, closed = await self._advance_stream(table, check, writes)
         if record.state is SubmissionState.SUBMITTING:
@@ -311,7 +337,26 @@ class SubmissionHandler:
                 RejectionReason.ORDER_CLOSED,
                 "the table's check was closed since the session started",
             ))
-        await self._refuse_ended_session(table, session)
+        return await self._place(incoming, request, record, writes, stream, check.order_id)
+
+    async def _place(
+        self,
+        incoming: Incoming,
+        request: OrderSubmissionRequested,
+        record: SubmissionRecord,
+        writes: WriteSet,
+        stream: StreamRecord | None,
+        order_id: str | None,
+        *,
+        on_stream: bool = False,
+    ) -> tuple[OrderSubmissionResult, SubmissionRecord, _CaughtUp | None]:
+        """Check the items, commit SUBMITTING, add them to the check ``order_id``.
+        ``on_stream``: ``order_id`` is the stream's, not read now (``_CheckMoved`` when
+        the POS says it is not the table's open check)."""
+        ctx = self.ctx
+        command, deadline = incoming.command, incoming.deadline
+        table = cast(str, request.order_context.pos_table_id)
+        await self._refuse_ended_session(table, cast(str, request.order_context.table_session_id))
         products = await self.products.get(lambda: self._pos(ctx.driver.list_products, deadline))
         to_send, refused = validate_items(request.items, products)
         if refused and (self.atomic or not to_send):
@@ -319,13 +364,17 @@ class SubmissionHandler:
             result = _result(request, SubmissionOutcome.REJECTED, None, (), refused)
             return result, record, None
         record = self._record(
-            command, request, SubmissionState.SUBMITTING, Plan(tuple(refused), check.order_id),
+            command, request, SubmissionState.SUBMITTING, Plan(tuple(refused), order_id),
             digest=record.request_digest, created_at=record.created_at,
         )
         await ctx.store.commit(WriteSet(submissions=[record]))
-        created, order_id, late, after = await self._add_lines(
-            table, check.order_id, request, to_send, deadline
-        )
+        try:
+            created, order_id, late, after = await self._add_lines(
+                table, order_id, request, to_send, deadline, moves_expected=on_stream
+            )
+        except _CheckMoved as moved:
+            moved.record = record
+            raise
         stream = self._join(stream, request, created, order_id, writes)
         caught_up = await self._catch_up(table, stream, after, writes)
         return self._outcome(request, created, [*refused, *late], order_id), record, caught_up
@@ -444,6 +493,8 @@ class SubmissionHandler:
         request: OrderSubmissionRequested,
         items: Sequence[SubmissionItem],
         deadline: Deadline,
+        *,
+        moves_expected: bool = False,
     ) -> tuple[tuple[PosLine, ...], str | None, list[RejectedItem], PosCheck | None]:
         """Add the items; the created lines, the check's id, the items the POS refused,
         and the whole check after the add when the POS answered with it.
@@ -468,6 +519,10 @@ class SubmissionHandler:
                 if self.atomic or not items or not now_refused:
                     return (), expected_order_id, late, None
                 continue
+            except OrderClosed as exc:
+                if moves_expected:
+                    raise _CheckMoved from exc
+                raise _Refused(_pos_rejection(exc)) from exc
             except PosError as exc:
                 raise _Refused(_pos_rejection(exc)) from exc
             return added.lines, added.order_id, late, added.check
