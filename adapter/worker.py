@@ -131,7 +131,7 @@ class Worker:
     async def run(self) -> int:
         settings = self.settings
         tracing.setup_from_environment()
-        store = self.store = SqlStore(settings.store_url)
+        store = self.store = SqlStore(settings.store_url, migrate_apart=True)
         await store.start()
         if store.committer_task is not None:
             self.supervisor.watch("store-committer", store.committer_task)

@@ -46,8 +46,11 @@ from schemas import utc_now
 class SqlStore:
     """The adapter's store (implements ``handlers.Store``)."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, migrate_apart: bool = False) -> None:
+        """``migrate_apart``: a store to migrate is migrated by a child process (the
+        worker's choice: alembic is then never loaded into it)."""
         self.url = url
+        self._migrate_apart = migrate_apart
         self._writer, self._reader = create_engines(url)
         self._read_conn: AsyncConnection | None = None
         self._read_lock = asyncio.Lock()
@@ -63,7 +66,7 @@ class SqlStore:
     # -- lifecycle -------------------------------------------------------------------
 
     async def start(self) -> None:
-        await migrate(self._writer)
+        await migrate(self._writer, apart=self._migrate_apart)
         self._read_conn = await self._reader.connect()
         await self.reload()
         self._committer.start()

@@ -5,15 +5,19 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import subprocess
 import sys
+from pathlib import Path
+
+from adapter.store._migrate import HEAD
 
 NEVER_IN_A_WORKER = (
     "typer", "click", "rich", "pygments",  # the command line
     "adapter.commands", "adapter.commandline", "adapter.ops",
     "uvicorn", "starlette", "sse_starlette", "jwt",  # the POS imitations' servers
     "sqlalchemy.dialects.postgresql", "asyncpg",  # on a SQLite store
-    "alembic",  # on a store at the newest revision (tests/store/test_migrate.py)
+    "alembic",  # a worker migrates a store in a child process (tests/store/test_migrate.py)
 )
 
 
@@ -56,3 +60,21 @@ def test_pos_adapter_run_goes_to_the_worker_without_the_command_line() -> None:
 
     assert code == 2
     assert loaded == []
+
+
+def test_a_worker_migrates_a_fresh_store_without_loading_alembic(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'fresh.db'}"
+    code, loaded = loaded_of(
+        "import asyncio\n"
+        "from adapter.store import SqlStore\n"
+        "async def main():\n"
+        f"    store = SqlStore({url!r}, migrate_apart=True)\n"
+        "    await store.start()\n"
+        "    await store.close()\n"
+        "asyncio.run(main())\n"
+    )
+
+    assert code == 0
+    assert "alembic" not in loaded
+    with sqlite3.connect(tmp_path / "fresh.db") as db:
+        assert db.execute("SELECT version_num FROM alembic_version").fetchall() == [(HEAD,)]

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from alembic import command
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, inspect
+from sqlalchemy import Connection, inspect, text
 
 from adapter.store import SqlStore, alembic_config
 from adapter.store._migrate import HEAD, _revisions
@@ -67,3 +67,31 @@ async def test_the_partial_indexes_are_partial(store: SqlStore) -> None:
     assert found.keys() == {"ix_outbox_unsent", "ux_streams_active_table"}
     assert "sent_at IS NULL" in found["ix_outbox_unsent"]
     assert "ACTIVE" in found["ux_streams_active_table"]
+
+
+async def test_a_store_migrated_apart_is_at_the_newest_revision(store: SqlStore) -> None:
+    def downgrade(connection: Connection) -> None:
+        config = alembic_config()
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0004")
+
+    async with store._writer.begin() as connection:
+        await connection.run_sync(downgrade)
+
+    again = SqlStore(store.url, migrate_apart=True)
+    await again.start()
+    try:
+        async with again._writer.connect() as connection:
+            assert await connection.run_sync(_revisions) == {HEAD}
+    finally:
+        await again.close()
+
+
+async def test_a_migration_apart_that_fails_says_why(store: SqlStore) -> None:
+    async with store._writer.begin() as connection:
+        await connection.execute(text("UPDATE alembic_version SET version_num = '9999'"))
+
+    again = SqlStore(store.url, migrate_apart=True)
+    with pytest.raises(RuntimeError, match=r"migrating the store failed: .*9999"):
+        await again.start()
+    await again.close()
