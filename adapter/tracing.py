@@ -202,8 +202,9 @@ def build_provider() -> SdkTracerProvider:
 
 def enable(provider: TracerProvider) -> None:
     """Trace with ``provider`` from now on: the spans above, and the HTTP clients
-    instrumented (those on httpx's own transport globally, the drivers' shared clients,
-    on aiohttp's transport, as they are built). Drivers metered before keep no spans."""
+    instrumented (those on httpx's own transport globally; the drivers' POS clients as
+    they are built, which while hooked are httpx clients over aiohttp). Drivers metered
+    before keep no spans, their clients being aiohttp's alone."""
     global _on
     disable()
     import httpx

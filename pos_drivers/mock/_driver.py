@@ -1,7 +1,7 @@
 """The ``mock`` driver: the mock POS's API over HTTP, mapped to the driver interface.
 
-One long-lived ``httpx.AsyncClient`` (keep-alive); one attempt per call. Answers map to
-errors as follows:
+One long-lived client (``pos_http_client``: keep-alive); one attempt per call. Answers map
+to errors as follows:
 
 - connection errors, timeouts, 5xx, 429 -> PosUnavailable (``retry_after`` from 429);
 - 404 on a table's URL, whatever its body -> TableNotFound (an id that is no table may
@@ -41,7 +41,7 @@ from pos_drivers._errors import (
     PosUnavailable,
     TableNotFound,
 )
-from pos_drivers._http import pos_http_client, segment
+from pos_drivers._http import PosHttpClient, PosResponse, pos_http_client, segment
 from pos_drivers._models import (
     AddedLines,
     Capability,
@@ -121,7 +121,7 @@ class MockDriver(PosDriver):
         super().__init__(config, settings)
         options = cast(MockSettings, self.settings)
         self._transport = transport
-        self._client: httpx.AsyncClient | None = None
+        self._client: PosHttpClient | None = None
         # The push channel's one long stream gets httpx's own transport: closing the
         # client then ends the stream at once.
         self._push_client: httpx.AsyncClient | None = None
@@ -133,7 +133,7 @@ class MockDriver(PosDriver):
         self._backoff_max = options.push_backoff_max
 
     @property
-    def _http(self) -> httpx.AsyncClient:
+    def _http(self) -> PosHttpClient:
         if self._closed:
             raise RuntimeError("the mock driver is closed")
         if self._client is None:
@@ -169,7 +169,6 @@ class MockDriver(PosDriver):
         try:
             response = await self._http.request(method, path, **kwargs)
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
-            # aiohttp's refused connection arrives as a ConnectTimeout.
             raise PosUnavailable(f"cannot reach the POS ({exc!r})") from exc
         except httpx.TimeoutException as exc:
             raise PosUnavailable(f"the POS did not answer in time ({exc!r})") from exc
@@ -386,7 +385,7 @@ def _refuse_modifiers(lines: Sequence[NewLine]) -> None:
 # -- errors --------------------------------------------------------------------------
 
 
-def _error_body(response: httpx.Response) -> tuple[str | None, str, list[Any]]:
+def _error_body(response: PosResponse) -> tuple[str | None, str, list[Any]]:
     """(code, message, lines) of an error answer, whatever its shape."""
     try:
         body = response.json()
@@ -395,7 +394,7 @@ def _error_body(response: httpx.Response) -> tuple[str | None, str, list[Any]]:
         return None, response.text[:200] or response.reason_phrase, []
 
 
-def _raise_for(response: httpx.Response) -> NoReturn:
+def _raise_for(response: PosResponse) -> NoReturn:
     status = response.status_code
     code, message, lines = _error_body(response)
     text = f"{status} {code or response.reason_phrase}: {message}"
@@ -416,7 +415,7 @@ def _raise_for(response: httpx.Response) -> NoReturn:
     raise PosBusinessError(text, pos_detail=code)
 
 
-def _retry_after(response: httpx.Response) -> float | None:
+def _retry_after(response: PosResponse) -> float | None:
     try:
         return float(response.headers["Retry-After"])
     except (KeyError, ValueError):

@@ -38,7 +38,7 @@ from pos_drivers._errors import (
     StartRefused,
     TableNotFound,
 )
-from pos_drivers._http import pos_http_client, segment
+from pos_drivers._http import PosHttpClient, PosResponse, pos_http_client, segment
 from pos_drivers._models import (
     AddedLines,
     Capability,
@@ -96,7 +96,7 @@ class TableMgmtDriver(PosDriver):
         token = own.token.get_secret_value() if own.token is not None else None
         self._tokens = TokenSource(token=token, path=own.token_file)
         self._transport = transport
-        self._client: httpx.AsyncClient | None = None
+        self._client: PosHttpClient | None = None
         self._tables = TableDirectory(refresh_seconds=own.table_refresh_seconds)
         self._loading = asyncio.Lock()
         self._polls: OrderedDict[str, dict[str, Occupied]] = OrderedDict()
@@ -109,7 +109,7 @@ class TableMgmtDriver(PosDriver):
         return f"TableMgmtDriver(url={self.config.pos_url!r}, outlet={self.settings.outlet_id!r})"
 
     @property
-    def _http(self) -> httpx.AsyncClient:
+    def _http(self) -> PosHttpClient:
         if self._client is None:
             self._client = pos_http_client(
                 self.config.pos_url,
@@ -146,13 +146,12 @@ class TableMgmtDriver(PosDriver):
 
     async def _send(
         self, method: str, path: str, params: Mapping[str, str | int] | None, token: str
-    ) -> httpx.Response:
+    ) -> PosResponse:
         try:
             return await self._http.request(
                 method, path, params=params, headers={"Authorization": f"Bearer {token}"}
             )
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
-            # aiohttp's refused connection arrives as a ConnectTimeout.
             raise PosUnavailable(f"cannot reach the POS ({exc!r})") from exc
         except httpx.TimeoutException as exc:
             raise PosUnavailable(f"the POS did not answer in time ({exc!r})") from exc
@@ -161,7 +160,7 @@ class TableMgmtDriver(PosDriver):
 
     async def _request(
         self, method: str, path: str, params: Mapping[str, str | int] | None = None
-    ) -> httpx.Response:
+    ) -> PosResponse:
         """One request with the current token; on a 401, once more if the token changed."""
         token = self._tokens.current()
         response = await self._send(method, path, params, token)
@@ -176,7 +175,7 @@ class TableMgmtDriver(PosDriver):
         self._refused_token = None
         return response
 
-    def _token_refused(self, token: str, response: httpx.Response) -> NoReturn:
+    def _token_refused(self, token: str, response: PosResponse) -> NoReturn:
         source = f"{ENV_PREFIX}TOKEN_FILE ({self._tokens.path})" if self._tokens.path else (
             f"{ENV_PREFIX}TOKEN"
         )
@@ -328,7 +327,7 @@ class TableMgmtDriver(PosDriver):
         return ChangedTables(frozenset(names), new_cursor)
 
 
-def _raise_for(response: httpx.Response, *, table: bool) -> NoReturn:
+def _raise_for(response: PosResponse, *, table: bool) -> NoReturn:
     status = response.status_code
     error, message = error_of(response.content)
     text = f"{status} {error or response.reason_phrase}: {message}"
@@ -342,7 +341,7 @@ def _raise_for(response: httpx.Response, *, table: bool) -> NoReturn:
     raise PosBusinessError(text, pos_detail=error)
 
 
-def _retry_after(response: httpx.Response) -> float | None:
+def _retry_after(response: PosResponse) -> float | None:
     try:
         return max(0.0, float(response.headers["Retry-After"]))
     except (KeyError, ValueError):

@@ -8,7 +8,8 @@ import pytest
 from adapter import tracing
 from adapter.tracing import TraceContext, received, wanted
 from pos_drivers import on_http_client
-from pos_drivers._http import pos_http_client
+from pos_drivers._http import HttpxClient, pos_http_client
+from pos_drivers._http_aiohttp import AiohttpClient
 
 TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 
@@ -113,4 +114,6 @@ async def test_hooks_see_every_pos_client_built_while_they_are_on() -> None:
     await first.aclose()
     await second.aclose()
 
-    assert seen == [first]
+    assert isinstance(first, HttpxClient)
+    assert seen == [first.client]
+    assert isinstance(second, AiohttpClient), "unhooked: aiohttp directly"
