@@ -14,7 +14,8 @@ async def stream_on_open_check(harness: Harness, table: str) -> None:
     await harness.pos.add_waiter_lines(table, [{"productId": "ceviche", "quantity": 1}])
     await harness.send(SNAPSHOT, {"posTableId": table, "tableSessionId": "s-1"})
     stream = await harness.store.active_stream("here", table)
-    assert stream is not None and stream.baseline.pos_order_id is not None
+    assert stream is not None
+    assert stream.baseline.pos_order_id is not None
 
 
 async def test_the_add_is_the_only_pos_call(harness: Harness) -> None:
