@@ -4,7 +4,7 @@
 
 Prints the share of samples in which each function is on the stack (inclusive) and at
 the top of it (self), functions named ``name (file)`` with the line numbers dropped, and
-a coarse split by library: the store (SQLAlchemy, aiosqlite), the POS client (httpx),
+a coarse split by library: the store (SQLAlchemy, aiosqlite), the POS client (aiohttp, httpx),
 AMQP (aio-pika, aiormq, pamqp), pydantic, and the rest.
 """
 
@@ -20,7 +20,7 @@ _FRAME = re.compile(r"^(?P<name>.*) \((?P<file>[^:)]*)(?::\d+)?\)$")
 
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("store (SQLAlchemy, aiosqlite)", ("sqlalchemy/", "aiosqlite/", "adapter/store/")),
-    ("POS client (httpx)", ("httpx/", "httpcore/", "pos_drivers/")),
+    ("POS client (aiohttp, httpx)", ("aiohttp/", "httpx/", "httpcore/", "pos_drivers/")),
     ("AMQP (aio-pika, aiormq)", ("aio_pika/", "aiormq/", "pamqp/")),
     ("pydantic", ("pydantic/", "pydantic_core/")),
 )
