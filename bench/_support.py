@@ -469,7 +469,8 @@ class OpenAppSide:
 # -- machine facts and output ------------------------------------------------------------
 
 
-async def machine_facts(connection: AbstractConnection) -> dict[str, str]:
+async def machine_facts(connection: AbstractConnection | None) -> dict[str, str]:
+    """The machine, and the broker's version when ``connection`` is one to it."""
     facts = {
         "cores": str(os.cpu_count()),
         "cpu": _cpu_model(),
@@ -479,6 +480,8 @@ async def machine_facts(connection: AbstractConnection) -> dict[str, str]:
         "uvloop": _version_or("uvloop", "absent"),
         "load average at start": _load_average(),
     }
+    if connection is None:
+        return facts
     with contextlib.suppress(Exception):
         underlay = connection.transport.connection  # type: ignore[union-attr]
         props = underlay.server_properties
