@@ -1,6 +1,6 @@
 """The store's CPU per command, without the broker or the POS.
 
-    .venv/bin/python -m bench.store [--commands 3000] [--warmup 300] [--in-flight 1 10]
+    .venv/bin/python -m bench.store [--commands 2000] [--repeat 3] [--in-flight 1 10]
                                     [--postgres URL] [--json out.json]
 
 Drives :class:`adapter.store.SqlStore` the way the snapshot handler does, N commands at a
@@ -9,7 +9,9 @@ a write set with its inbox row, its journal entry and one result of about 1.5 KB
 outbox (what ``handlers._command.answer`` builds); the rows each commit hands to the
 outbox listeners are marked sent (``mark_sent``), as the relay does once the broker
 confirmed them. Reported: this process's CPU time (user + system, every thread: the
-aiosqlite thread included) per command, and the wall time.
+aiosqlite thread included) per command, and the wall time; each cell is measured
+``--repeat`` times after a warm-up, and the median run (by CPU) is reported, as other
+work on the machine skews single runs.
 
 The SQLite store is a file in a temporary directory; with ``--postgres URL`` (an admin
 URL such as ``postgresql+asyncpg://postgres@127.0.0.1:5432/postgres``) the same runs go
@@ -151,10 +153,13 @@ async def measure(url: str, backend: str, args: argparse.Namespace) -> list[Cell
     try:
         for in_flight in args.in_flight:
             await drive(store, args.warmup, in_flight)
-            cpu, wall = time.process_time(), time.perf_counter()
-            await drive(store, args.commands, in_flight)
-            cells.append(Cell(backend, in_flight, args.commands,
-                              time.process_time() - cpu, time.perf_counter() - wall))
+            runs: list[Cell] = []
+            for _ in range(args.repeat):
+                cpu, wall = time.process_time(), time.perf_counter()
+                await drive(store, args.commands, in_flight)
+                runs.append(Cell(backend, in_flight, args.commands,
+                                 time.process_time() - cpu, time.perf_counter() - wall))
+            cells.append(sorted(runs, key=lambda c: c.cpu_seconds)[len(runs) // 2])
             print(f"  {backend}, {in_flight} in flight: "
                   f"{cells[-1].cpu_ms_per_command:.3f} ms CPU per command", flush=True)
     finally:
@@ -212,8 +217,10 @@ def report(result: dict[str, Any]) -> str:
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.store",
                                      description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--commands", type=int, default=3000, help="measured, per cell")
+    parser.add_argument("--commands", type=int, default=2000, help="measured, per cell")
     parser.add_argument("--warmup", type=int, default=300, help="not measured, per cell")
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="measured runs per cell; the median (by CPU) is reported")
     parser.add_argument("--in-flight", type=int, nargs="+", default=list(IN_FLIGHT),
                         metavar="N", help="commands at a time, one cell each")
     parser.add_argument("--postgres", metavar="URL",

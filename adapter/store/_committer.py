@@ -6,9 +6,10 @@ all the write sets that are waiting in one transaction, a few statements per tab
 broker; one commit per batch can, and SQLite has one writer anyway. A batch that fails
 is retried one write set at a time, so one bad write set never fails its neighbours.
 
-The journal entries of a batch (one per command, with its inbox row) go in with one
-more executemany; a write set refused as a duplicate loses its entry with the rest of it
-(the dispatcher journals the duplicate itself).
+The inbox rows go first, in one upsert that returns the messageIds it wrote: a write set
+whose messageId was answered already (by this process or another) is refused with
+DuplicateMessage, and nothing else of it is written, its journal entry neither (the
+dispatcher journals the duplicate itself).
 
 A write set's outbox rows keep the trace context of the task that handed it over (the
 command's, ``adapter.tracing.current``); with tracing on, its wait and transaction are
@@ -24,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import structlog
-from sqlalchemy import Table, select, update
+from sqlalchemy import Connection, Table, bindparam, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from adapter import tracing
@@ -79,19 +80,20 @@ class GroupCommitter:
         *,
         insert: Insert,
         on_commit: Callable[[Committed], None],
-        answered: Callable[[str], bool] | None,
     ) -> None:
-        """``answered`` says whether a messageId has a committed result, for a store that
-        only this process writes (SQLite); None (PostgreSQL: other processes may write it)
-        looks the inbox rows up in the transaction."""
         self._engine = engine
         self._on_commit = on_commit
-        self._answered = answered
-        self._upsert_inbox = _upsert(insert, inbox, ["message_id"], over_placeholder=True)
+        self._upsert_inbox = _upsert(
+            insert, inbox, ["message_id"], over_placeholder=True
+        ).returning(inbox.c.message_id)
         self._upsert_streams = _upsert(insert, streams, ["stream_id"])
         self._upsert_submissions = _upsert(insert, submissions, ["location_id", "submission_id"])
         self._insert_outbox = outbox.insert().returning(outbox.c.id, sort_by_parameter_order=True)
         self._insert_journal = journal.insert()
+        self._mark_sent = (
+            update(outbox).where(outbox.c.id.in_(bindparam("ids", expanding=True)))
+            .values(sent_at=bindparam("now"))
+        )
         self._pending: list[_Pending] = []
         self._sent_ids: list[int] = []
         self._wakeup = asyncio.Event()
@@ -208,85 +210,81 @@ class GroupCommitter:
     async def _transaction(
         self, batch: list[_Pending], sent: list[int]
     ) -> tuple[list[Any], Committed]:
+        writes = [(p.writes, p.trace) for p in batch if p.writes is not None]
         conn = await self._connection()
         try:
             async with conn.begin():
-                return await self._statements(conn, batch, sent)
+                # One greenlet for all the write sets' statements, not one per statement.
+                errors, committed = await conn.run_sync(self._apply, writes, sent)
+                outcomes = iter(errors)
+                results = [
+                    next(outcomes) if p.writes is not None else await _run(p.job, conn)
+                    for p in batch
+                ]
+                return results, committed
         except Exception:
             # A broken connection (a database restart) is replaced on the next batch.
             if conn.invalidated or conn.closed:
                 await self._disconnect()
             raise
 
-    async def _statements(
-        self, conn: AsyncConnection, batch: list[_Pending], sent: list[int]
-    ) -> tuple[list[Any], Committed]:
-        if sent:
-            mark = update(outbox).where(outbox.c.id.in_(sent)).values(sent_at=utc_now())
-            await conn.execute(mark)
-        errors, committed = await self._apply(conn, [p for p in batch if p.writes is not None])
-        outcomes = iter(errors)
-        results = [
-            next(outcomes) if p.writes is not None else await _run(p.job, conn)
-            for p in batch
-        ]
-        return results, committed
-
-    async def _apply(
-        self, conn: AsyncConnection, pendings: list[_Pending]
+    def _apply(
+        self, conn: Connection, writes: list[tuple[WriteSet, tracing.TraceContext | None]],
+        sent: list[int],
     ) -> tuple[list[BaseException | None], Committed]:
-        write_sets = [p.writes for p in pendings if p.writes is not None]
-        errors = await self._duplicates(conn, write_sets)
-        applied = [p for p, error in zip(pendings, errors, strict=True) if error is None]
-        kept = [p.writes for p in applied if p.writes is not None]
-        await _execute(conn, self._upsert_inbox, [inbox_values(ws.inbox) for ws in kept
-                                                  if ws.inbox])
-        await _execute(conn, self._upsert_streams, [stream_values(s) for ws in kept
-                                                    for s in ws.streams])
-        await _execute(conn, self._upsert_submissions, [submission_values(s) for ws in kept
-                                                        for s in ws.submissions])
-        await _execute(conn, self._insert_journal, [journal_values(e) for ws in kept
-                                                    for e in ws.journal])
-        messages = [(message, p.trace) for p in applied if p.writes is not None
-                    for message in p.writes.outbox]
+        """Write the "sent" marks and the write sets (the inbox rows first: a write set
+        whose messageId is answered already is refused, and nothing else of it written)."""
+        if sent:
+            conn.execute(self._mark_sent, {"ids": sent, "now": utc_now()})
+        errors = self._claim_inbox(conn, [ws for ws, _ in writes])
+        applied = [w for w, error in zip(writes, errors, strict=True) if error is None]
+        kept = [ws for ws, _ in applied]
+        _execute(conn, self._upsert_streams, [stream_values(s) for ws in kept
+                                              for s in ws.streams])
+        _execute(conn, self._upsert_submissions, [submission_values(s) for ws in kept
+                                                  for s in ws.submissions])
+        _execute(conn, self._insert_journal, [journal_values(e) for ws in kept
+                                              for e in ws.journal])
+        messages = [(message, trace) for ws, trace in applied for message in ws.outbox]
         rows: list[OutboxRow] = []
         if messages:
             created = utc_now()
-            ids = (
-                await conn.execute(
-                    self._insert_outbox,
-                    [outbox_values(message, created, trace) for message, trace in messages],
-                )
+            ids = conn.execute(
+                self._insert_outbox,
+                [outbox_values(message, created, trace) for message, trace in messages],
             ).scalars()
             rows = [OutboxRow(id_, message, trace)
                     for id_, (message, trace) in zip(ids, messages, strict=True)]
         return errors, Committed(kept, rows)
 
-    async def _duplicates(
-        self, conn: AsyncConnection, write_sets: list[WriteSet]
+    def _claim_inbox(
+        self, conn: Connection, write_sets: list[WriteSet]
     ) -> list[BaseException | None]:
-        """DuplicateMessage for each write set whose messageId was answered already."""
-        ids = [ws.inbox.message_id for ws in write_sets if ws.inbox is not None]
-        answered: set[str] = set()
-        if ids and self._answered is None:
-            result = await conn.execute(
-                select(inbox.c.message_id).where(
-                    inbox.c.message_id.in_(ids), inbox.c.outcome != PLACEHOLDER
-                )
-            )
-            answered = set(result.scalars())
-        elif ids and self._answered is not None:
-            answered = {message_id for message_id in ids if self._answered(message_id)}
+        """Upsert the inbox rows; DuplicateMessage for each write set whose messageId was
+        answered already: the upsert only writes a new row or over a placeholder, and
+        returns the ids it wrote, so the check needs no query of its own and sees what
+        another process committed."""
+        claimed: set[str] = set()
+        rows: list[dict[str, Any]] = []
         errors: list[BaseException | None] = []
         for ws in write_sets:
             message_id = ws.inbox.message_id if ws.inbox is not None else None
-            if message_id is not None and message_id in answered:
+            if message_id in claimed:  # a second delivery in the same batch
                 errors.append(DuplicateMessage(message_id))
                 continue
-            if message_id is not None:
-                answered.add(message_id)  # a second delivery in the same batch
+            if ws.inbox is not None:
+                claimed.add(ws.inbox.message_id)
+                rows.append(inbox_values(ws.inbox))
             errors.append(None)
-        return errors
+        if not rows:
+            return errors
+        written = set(conn.execute(self._upsert_inbox, rows).scalars())
+        return [
+            DuplicateMessage(ws.inbox.message_id)
+            if error is None and ws.inbox is not None and ws.inbox.message_id not in written
+            else error
+            for ws, error in zip(write_sets, errors, strict=True)
+        ]
 
 
 def _upsert(
@@ -301,9 +299,9 @@ def _upsert(
     return statement.on_conflict_do_update(index_elements=keys, set_=changed, where=where)
 
 
-async def _execute(conn: AsyncConnection, statement: Any, rows: list[dict[str, Any]]) -> None:
+def _execute(conn: Connection, statement: Any, rows: list[dict[str, Any]]) -> None:
     if rows:
-        await conn.execute(statement, rows)
+        conn.execute(statement, rows)
 
 
 def _fail(batch: list[_Pending], exc: Exception) -> None:

@@ -3,9 +3,9 @@
 The active streams of each location are cached: loaded from the store on start and kept
 up to date from each commit, which is sound because one process writes a location's
 streams (a quorum queue with a single active consumer; a standby's lease reloads them
-when it takes over). Whether a messageId was answered is asked of the store itself, in
-bounded memory (``_inbox``): the lookups of concurrent commands share one query, and the
-group commit refuses a write set whose messageId was answered meanwhile.
+when it takes over). Whether a messageId was answered is asked of the store itself: the
+lookups of concurrent commands share one query (``_inbox``), and the group commit's
+inbox upsert refuses a write set whose messageId was answered meanwhile.
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from sqlalchemy import Row, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from adapter.store._committer import PLACEHOLDER, Committed, GroupCommitter, Job
-from adapter.store._engine import create_engines, insert_for, is_sqlite
-from adapter.store._inbox import InboxLookups, RecentIds
+from adapter.store._engine import create_engines, insert_for
+from adapter.store._inbox import InboxLookups
 from adapter.store._migrate import migrate
 from adapter.store._rows import (
     OutboxRow,
@@ -51,11 +51,9 @@ class SqlStore:
         self._writer, self._reader = create_engines(url)
         self._read_conn: AsyncConnection | None = None
         self._read_lock = asyncio.Lock()
-        self._recent = RecentIds()
         self._inbox_lookups = InboxLookups(self._inbox_rows)
         self._committer = GroupCommitter(
             self._writer, insert=insert_for(url), on_commit=self._committed,
-            answered=self._recent.__contains__ if is_sqlite(url) else None,
         )
         self._active: dict[str, dict[str, StreamRecord]] = {}
         self._outbox_listeners: list[Callable[[list[OutboxRow]], None]] = []
@@ -71,7 +69,6 @@ class SqlStore:
     async def reload(self) -> None:
         """Load the caches from the store: on start, and when this process takes a
         location over from another adapter (which wrote the store meanwhile)."""
-        self._recent.clear()
         self._active.clear()
         active = await self._fetch(select(streams).where(streams.c.status == "ACTIVE"))
         for row in active:
@@ -115,8 +112,6 @@ class SqlStore:
 
     def _committed(self, committed: Committed) -> None:
         for writes in committed.write_sets:
-            if writes.inbox is not None and writes.inbox.result is not None:
-                self._recent.add(writes.inbox.message_id)
             for stream in writes.streams:
                 self._cache_stream(stream)
         if committed.outbox:
@@ -270,16 +265,11 @@ class SqlStore:
         that commands waiting for the group commit never wait behind one long delete.
         """
 
-        async def job(conn: AsyncConnection) -> list[str]:
+        async def job(conn: AsyncConnection) -> None:
             await conn.execute(
                 delete(outbox).where(outbox.c.sent_at.is_not(None), outbox.c.sent_at < older_than)
             )
-            forgotten = await conn.execute(
-                delete(inbox).where(inbox.c.received_at < older_than).returning(
-                    inbox.c.message_id
-                )
-            )
-            message_ids = list(forgotten.scalars())
+            await conn.execute(delete(inbox).where(inbox.c.received_at < older_than))
             await conn.execute(
                 delete(streams).where(
                     streams.c.status != StreamStatus.ACTIVE.value,
@@ -292,10 +282,8 @@ class SqlStore:
                     submissions.c.updated_at < older_than,
                 )
             )
-            return message_ids
 
-        # Once committed, the recent ids forget them too: the store no longer has them.
-        self._recent.discard_all(await self._committer.run(job))
+        await self._committer.run(job)
         while await self._committer.run(partial(_prune_journal, older_than=older_than)):
             pass
 
