@@ -39,6 +39,7 @@ from adapter.store._rows import (
     submission_values,
 )
 from adapter.store._tables import inbox, journal, outbox, streams, submissions
+from adapter.store._thread import SqliteThread
 from handlers import DuplicateMessage, WriteSet
 from schemas import utc_now
 
@@ -80,8 +81,11 @@ class GroupCommitter:
         *,
         insert: Insert,
         on_commit: Callable[[Committed], None],
+        thread: SqliteThread | None = None,
     ) -> None:
+        """``thread`` (SQLite): writes a batch without jobs in one hop to its thread."""
         self._engine = engine
+        self._thread = thread
         self._on_commit = on_commit
         self._upsert_inbox = _upsert(
             insert, inbox, ["message_id"], over_placeholder=True
@@ -211,6 +215,11 @@ class GroupCommitter:
         self, batch: list[_Pending], sent: list[int]
     ) -> tuple[list[Any], Committed]:
         writes = [(p.writes, p.trace) for p in batch if p.writes is not None]
+        if self._thread is not None and len(writes) == len(batch):
+            errors, committed = await self._thread.transaction(
+                lambda conn: self._apply(conn, writes, sent)
+            )
+            return list(errors), committed
         conn = await self._connection()
         try:
             async with conn.begin():

@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy import Table, event
 from sqlalchemy.dialects import sqlite
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 Insert = Callable[[Table], Any]
@@ -50,15 +50,15 @@ def create_engines(url: str) -> tuple[AsyncEngine, AsyncEngine]:
         return writer, reader
     writer = create_async_engine(url, pool_size=1, max_overflow=0)
     reader = create_async_engine(url, pool_size=1, max_overflow=1, isolation_level="AUTOCOMMIT")
-    _tune_sqlite(writer, immediate=True)
-    _tune_sqlite(reader, immediate=None)
+    tune_sqlite(writer.sync_engine, immediate=True)
+    tune_sqlite(reader.sync_engine, immediate=None)
     return writer, reader
 
 
-def _tune_sqlite(engine: AsyncEngine, *, immediate: bool | None) -> None:
+def tune_sqlite(engine: Engine, *, immediate: bool | None) -> None:
     """WAL and a busy timeout; ``immediate`` True/False: how a transaction begins (None:
     autocommit, no BEGIN at all)."""
-    @event.listens_for(engine.sync_engine, "connect")
+    @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Take transaction control from the driver so that BEGIN is ours to emit.
         dbapi_connection.isolation_level = None
@@ -71,7 +71,7 @@ def _tune_sqlite(engine: AsyncEngine, *, immediate: bool | None) -> None:
     if immediate is None:
         return
 
-    @event.listens_for(engine.sync_engine, "begin")
+    @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 

@@ -21,7 +21,7 @@ from sqlalchemy import Row, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from adapter.store._committer import PLACEHOLDER, Committed, GroupCommitter, Job
-from adapter.store._engine import create_engines, insert_for
+from adapter.store._engine import create_engines, insert_for, is_sqlite
 from adapter.store._inbox import InboxLookups
 from adapter.store._migrate import migrate
 from adapter.store._rows import (
@@ -32,6 +32,7 @@ from adapter.store._rows import (
     submission_record,
 )
 from adapter.store._tables import inbox, journal, outbox, streams, submissions
+from adapter.store._thread import SqliteThread
 from handlers import (
     InboxRecord,
     StreamRecord,
@@ -52,8 +53,12 @@ class SqlStore:
         self._read_conn: AsyncConnection | None = None
         self._read_lock = asyncio.Lock()
         self._inbox_lookups = InboxLookups(self._inbox_rows)
+        self._write_thread = (
+            SqliteThread(url, name="store-writer", writer=True) if is_sqlite(url) else None
+        )
         self._committer = GroupCommitter(
             self._writer, insert=insert_for(url), on_commit=self._committed,
+            thread=self._write_thread,
         )
         self._active: dict[str, dict[str, StreamRecord]] = {}
         self._outbox_listeners: list[Callable[[list[OutboxRow]], None]] = []
@@ -99,6 +104,8 @@ class SqlStore:
 
     async def close(self) -> None:
         await self._committer.stop()
+        if self._write_thread is not None:
+            await self._write_thread.close()
         await self._inbox_lookups.close()
         if self._read_conn is not None:
             await self._read_conn.close()

@@ -101,7 +101,8 @@ async def test_a_group_commit_writes_its_journal_with_one_statement(store: SqlSt
         if statement.lstrip().upper().startswith("INSERT INTO JOURNAL"):
             inserts.append(len(parameters) if executemany else 1)
 
-    writer = store._writer.sync_engine
+    thread = store._write_thread  # SQLite: the group commit's own connection
+    writer = thread.engine if thread is not None else store._writer.sync_engine
     event.listen(writer, "before_cursor_execute", count)
     try:
         await asyncio.gather(*(store.commit(answered(n)) for n in range(10)))
