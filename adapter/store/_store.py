@@ -1,5 +1,8 @@
 """The SQL store: reads through one connection, writes through the group committer.
 
+On SQLite both are connections of SQLAlchemy's synchronous engine, each in a thread of
+its own (``_thread``): a read or a group commit is one hop there.
+
 The active streams of each location are cached: loaded from the store on start and kept
 up to date from each commit, which is sound because one process writes a location's
 streams (a quorum queue with a single active consumer; a standby's lease reloads them
@@ -17,7 +20,7 @@ from datetime import datetime
 from functools import partial
 from typing import Any
 
-from sqlalchemy import Row, delete, func, select
+from sqlalchemy import Row, bindparam, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from adapter.store._committer import PLACEHOLDER, Committed, GroupCommitter, Job
@@ -43,6 +46,9 @@ from handlers import (
 )
 from schemas import utc_now
 
+_INBOX_ROWS = select(inbox).where(inbox.c.message_id.in_(bindparam("ids", expanding=True)))
+"""Built once: the lookups' statement is then found in SQLAlchemy's cache at once."""
+
 
 class SqlStore:
     """The adapter's store (implements ``handlers.Store``)."""
@@ -53,9 +59,9 @@ class SqlStore:
         self._read_conn: AsyncConnection | None = None
         self._read_lock = asyncio.Lock()
         self._inbox_lookups = InboxLookups(self._inbox_rows)
-        self._write_thread = (
-            SqliteThread(url, name="store-writer", writer=True) if is_sqlite(url) else None
-        )
+        sqlite = is_sqlite(url)
+        self._write_thread = SqliteThread(url, name="store-writer", writer=True) if sqlite else None
+        self._read_thread = SqliteThread(url, name="store-reader", writer=False) if sqlite else None
         self._committer = GroupCommitter(
             self._writer, insert=insert_for(url), on_commit=self._committed,
             thread=self._write_thread,
@@ -67,7 +73,8 @@ class SqlStore:
 
     async def start(self) -> None:
         await migrate(self._writer)
-        self._read_conn = await self._reader.connect()
+        if self._reader is not None:
+            self._read_conn = await self._reader.connect()
         await self.reload()
         self._committer.start()
 
@@ -104,14 +111,16 @@ class SqlStore:
 
     async def close(self) -> None:
         await self._committer.stop()
-        if self._write_thread is not None:
-            await self._write_thread.close()
+        for thread in (self._write_thread, self._read_thread):
+            if thread is not None:
+                await thread.close()
         await self._inbox_lookups.close()
         if self._read_conn is not None:
             await self._read_conn.close()
             self._read_conn = None
         await self._writer.dispose()
-        await self._reader.dispose()
+        if self._reader is not None:
+            await self._reader.dispose()
 
     def on_outbox(self, listener: Callable[[list[OutboxRow]], None]) -> None:
         """Call ``listener`` with the outbox rows of every commit, in id order."""
@@ -134,16 +143,22 @@ class SqlStore:
 
     # -- reads -----------------------------------------------------------------------
 
-    async def _fetch(self, statement: Any) -> Sequence[Row[Any]]:
+    async def _fetch(
+        self, statement: Any, params: dict[str, Any] | None = None
+    ) -> Sequence[Row[Any]]:
+        if self._read_thread is not None:
+            return await self._read_thread.read(
+                lambda conn: conn.execute(statement, params).all()
+            )
         assert self._read_conn is not None, "SqlStore.start() first"
         async with self._read_lock:
-            return (await self._read_conn.execute(statement)).all()
+            return (await self._read_conn.execute(statement, params)).all()
 
     async def inbox_entry(self, message_id: str) -> InboxRecord | None:
         return await self._inbox_lookups.get(message_id)
 
     async def _inbox_rows(self, message_ids: list[str]) -> dict[str, InboxRecord]:
-        rows = await self._fetch(select(inbox).where(inbox.c.message_id.in_(message_ids)))
+        rows = await self._fetch(_INBOX_ROWS, {"ids": message_ids})
         return {row.message_id: inbox_record(row) for row in rows}
 
     async def active_stream(self, location_id: str, pos_table_id: str) -> StreamRecord | None:
