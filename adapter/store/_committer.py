@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import structlog
-from sqlalchemy import Connection, Table, bindparam, update
+from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from adapter import tracing
@@ -38,7 +38,7 @@ from adapter.store._rows import (
     stream_values,
     submission_values,
 )
-from adapter.store._tables import inbox, journal, outbox, streams, submissions
+from adapter.store._statements import SqliteStatements, Statements
 from adapter.store._thread import SqliteThread
 from handlers import DuplicateMessage, WriteSet
 from schemas import utc_now
@@ -53,8 +53,6 @@ MAX_BATCH = 256
 MARK_DELAY = 0.2
 """Seconds "sent" marks wait for a transaction to ride on: a crash before they are written
 only means those rows are published again (consumers de-duplicate)."""
-PLACEHOLDER = "REDELIVERED"
-"""Outcome of an inbox row that only counts redeliveries of a command not answered yet."""
 
 
 @dataclass(slots=True)
@@ -87,17 +85,7 @@ class GroupCommitter:
         self._engine = engine
         self._thread = thread
         self._on_commit = on_commit
-        self._upsert_inbox = _upsert(
-            insert, inbox, ["message_id"], over_placeholder=True
-        ).returning(inbox.c.message_id)
-        self._upsert_streams = _upsert(insert, streams, ["stream_id"])
-        self._upsert_submissions = _upsert(insert, submissions, ["location_id", "submission_id"])
-        self._insert_outbox = outbox.insert().returning(outbox.c.id, sort_by_parameter_order=True)
-        self._insert_journal = journal.insert()
-        self._mark_sent = (
-            update(outbox).where(outbox.c.id.in_(bindparam("ids", expanding=True)))
-            .values(sent_at=bindparam("now"))
-        )
+        self._sql = SqliteStatements(insert) if thread is not None else Statements(insert)
         self._pending: list[_Pending] = []
         self._sent_ids: list[int] = []
         self._wakeup = asyncio.Event()
@@ -244,24 +232,21 @@ class GroupCommitter:
         """Write the "sent" marks and the write sets (the inbox rows first: a write set
         whose messageId is answered already is refused, and nothing else of it written)."""
         if sent:
-            conn.execute(self._mark_sent, {"ids": sent, "now": utc_now()})
+            self._sql.mark_sent(conn, sent, utc_now())
         errors = self._claim_inbox(conn, [ws for ws, _ in writes])
         applied = [w for w, error in zip(writes, errors, strict=True) if error is None]
         kept = [ws for ws, _ in applied]
-        _execute(conn, self._upsert_streams, [stream_values(s) for ws in kept
-                                              for s in ws.streams])
-        _execute(conn, self._upsert_submissions, [submission_values(s) for ws in kept
-                                                  for s in ws.submissions])
-        _execute(conn, self._insert_journal, [journal_values(e) for ws in kept
-                                              for e in ws.journal])
+        self._sql.write(conn, "streams", [stream_values(s) for ws in kept for s in ws.streams])
+        self._sql.write(conn, "submissions", [submission_values(s) for ws in kept
+                                              for s in ws.submissions])
+        self._sql.write(conn, "journal", [journal_values(e) for ws in kept for e in ws.journal])
         messages = [(message, trace) for ws, trace in applied for message in ws.outbox]
         rows: list[OutboxRow] = []
         if messages:
             created = utc_now()
-            ids = conn.execute(
-                self._insert_outbox,
-                [outbox_values(message, created, trace) for message, trace in messages],
-            ).scalars()
+            ids = self._sql.insert_outbox(
+                conn, [outbox_values(message, created, trace) for message, trace in messages]
+            )
             rows = [OutboxRow(id_, message, trace)
                     for id_, (message, trace) in zip(ids, messages, strict=True)]
         return errors, Committed(kept, rows)
@@ -287,30 +272,13 @@ class GroupCommitter:
             errors.append(None)
         if not rows:
             return errors
-        written = set(conn.execute(self._upsert_inbox, rows).scalars())
+        written = self._sql.claim_inbox(conn, rows)
         return [
             DuplicateMessage(ws.inbox.message_id)
             if error is None and ws.inbox is not None and ws.inbox.message_id not in written
             else error
             for ws, error in zip(write_sets, errors, strict=True)
         ]
-
-
-def _upsert(
-    insert: Insert, table: Table, keys: list[str], *, over_placeholder: bool = False
-) -> Any:
-    """INSERT … ON CONFLICT DO UPDATE of every column but the keys (built once: SQLAlchemy
-    then reuses its compiled form)."""
-    statement = insert(table)
-    kept = {"created_at", "redeliveries", *keys}
-    changed = {c.name: statement.excluded[c.name] for c in table.columns if c.name not in kept}
-    where = table.c.outcome == PLACEHOLDER if over_placeholder else None
-    return statement.on_conflict_do_update(index_elements=keys, set_=changed, where=where)
-
-
-def _execute(conn: Connection, statement: Any, rows: list[dict[str, Any]]) -> None:
-    if rows:
-        conn.execute(statement, rows)
 
 
 def _fail(batch: list[_Pending], exc: Exception) -> None:

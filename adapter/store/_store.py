@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy import Row, bindparam, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from adapter.store._committer import PLACEHOLDER, Committed, GroupCommitter, Job
+from adapter.store._committer import Committed, GroupCommitter, Job
 from adapter.store._engine import create_engines, insert_for, is_sqlite
 from adapter.store._inbox import InboxLookups
 from adapter.store._migrate import migrate
@@ -34,6 +34,7 @@ from adapter.store._rows import (
     stream_record,
     submission_record,
 )
+from adapter.store._statements import PLACEHOLDER
 from adapter.store._tables import inbox, journal, outbox, streams, submissions
 from adapter.store._thread import SqliteThread
 from handlers import (
