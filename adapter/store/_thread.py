@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import queue
+import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from typing import TypeVar
+from functools import partial
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, create_engine
 from sqlalchemy.engine import make_url
@@ -31,24 +33,46 @@ class SqliteThread:
         options = {} if writer else {"isolation_level": "AUTOCOMMIT"}
         self.engine = create_engine(sync_url, pool_size=1, max_overflow=0, **options)
         tune_sqlite(self.engine, immediate=True if writer else None)
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
         self._conn: Connection | None = None
+        # Not an executor: its futures (a concurrent one chained to an asyncio one) cost
+        # more than the read they carry. The loop's future is settled from here directly.
+        self._calls: queue.SimpleQueue[tuple[asyncio.Future[Any], Callable[[], Any]] | None]
+        self._calls = queue.SimpleQueue()
+        self._name = name
+        self._thread: threading.Thread | None = None  # started on first use
 
     async def transaction(self, work: Callable[[Connection], T]) -> T:
         """``work(connection)`` in one transaction, committed unless it raises."""
-        return await self._in_thread(self._transaction, work)
+        return await self._call(partial(self._transaction, work))
 
     async def read(self, work: Callable[[Connection], T]) -> T:
-        return await self._in_thread(self._read, work)
+        return await self._call(partial(self._read, work))
 
     async def close(self) -> None:
-        await asyncio.get_running_loop().run_in_executor(self._executor, self._close)
-        self._executor.shutdown(wait=False)
+        if self._thread is None:
+            return
+        await self._call(self._close)
+        self._calls.put(None)  # the thread ends
+        self._thread = None
 
-    async def _in_thread(
-        self, call: Callable[[Callable[[Connection], T]], T], work: Callable[[Connection], T]
-    ) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._executor, call, work)
+    async def _call(self, call: Callable[[], T]) -> T:
+        """``call()`` in the thread, awaited here."""
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._serve, name=self._name, daemon=True)
+            self._thread.start()
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._calls.put((future, call))
+        return await future
+
+    def _serve(self) -> None:
+        while (item := self._calls.get()) is not None:
+            future, call = item
+            try:
+                settle = partial(_set_result, future, call())
+            except BaseException as exc:  # the caller's, whatever it is
+                settle = partial(_set_exception, future, exc)
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+                future.get_loop().call_soon_threadsafe(settle)
 
     def _connection(self) -> Connection:
         """Kept open (in this thread): a checkout and a reset per hop cost more hops."""
@@ -88,3 +112,13 @@ class SqliteThread:
             with contextlib.suppress(Exception):
                 conn.close()
         self.engine.dispose()
+
+
+def _set_result(future: asyncio.Future[Any], result: Any) -> None:
+    if not future.done():  # not cancelled meanwhile
+        future.set_result(result)
+
+
+def _set_exception(future: asyncio.Future[Any], exc: BaseException) -> None:
+    if not future.done():
+        future.set_exception(exc)
