@@ -8,6 +8,8 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from adapter.store import MessageQuery, OutboxRow, SqlStore, StoreReader
 from handlers import (
@@ -150,6 +152,31 @@ async def test_a_result_another_process_committed_refuses_the_commit(
     with pytest.raises(DuplicateMessage):
         await store.commit(WriteSet(inbox=inbox(7, message(8)), outbox=[message(8)]))
     assert [r.message.message_id for r in await store.outbox_from(None)] == ["m-7"]
+
+
+async def test_write_sets_in_a_batch_with_a_job(store: SqlStore) -> None:
+    await store.commit(WriteSet(inbox=inbox(1, message(1)), outbox=[message(1)]))
+    seen: list[OutboxRow] = []
+    store.on_outbox(seen.extend)
+
+    async def job(conn: AsyncConnection) -> int:
+        return int((await conn.execute(text("SELECT 7"))).scalar_one())
+
+    # A batch with a job goes through the async engine's connection (on SQLite too).
+    outcomes = await asyncio.gather(
+        store.commit(WriteSet(inbox=inbox(1, message(2)), outbox=[message(2)])),
+        store.run_in_transaction(job),
+        store.commit(WriteSet(inbox=inbox(2, message(3)), journal=[entry(2)],
+                              outbox=[message(3)])),
+        return_exceptions=True,
+    )
+
+    assert isinstance(outcomes[0], DuplicateMessage)
+    assert outcomes[1:] == [7, None]
+    assert [row.message.message_id for row in seen] == ["m-3"]
+    store.mark_sent([seen[0].id])
+    await store.run_in_transaction(job)  # the marks ride on it
+    assert await store.outbox_backlog() == 1  # m-1
 
 
 async def test_concurrent_commits_are_grouped_and_keep_their_order(store: SqlStore) -> None:
