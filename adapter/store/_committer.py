@@ -11,6 +11,10 @@ whose messageId was answered already (by this process or another) is refused wit
 DuplicateMessage, and nothing else of it is written, its journal entry neither (the
 dispatcher journals the duplicate itself).
 
+On SQLite a batch of write sets is one hop to the store's writer thread (``_thread``),
+its statements on the DBAPI cursor (``_statements``); a batch with a job (``run``) goes
+through the async engine's connection, as every batch does on PostgreSQL.
+
 A write set's outbox rows keep the trace context of the task that handed it over (the
 command's, ``adapter.tracing.current``); with tracing on, its wait and transaction are
 the command's ``store commit`` span.
