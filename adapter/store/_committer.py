@@ -6,9 +6,14 @@ all the write sets that are waiting in one transaction, a few statements per tab
 broker; one commit per batch can, and SQLite has one writer anyway. A batch that fails
 is retried one write set at a time, so one bad write set never fails its neighbours.
 
-The journal entries of a batch (one per command, with its inbox row) go in with one
-more executemany; a write set refused as a duplicate loses its entry with the rest of it
-(the dispatcher journals the duplicate itself).
+The inbox rows go first, in one upsert that returns the messageIds it wrote: a write set
+whose messageId was answered already (by this process or another) is refused with
+DuplicateMessage, and nothing else of it is written, its journal entry neither (the
+dispatcher journals the duplicate itself).
+
+On SQLite a batch of write sets is one hop to the store's writer thread (``_thread``),
+its statements on the DBAPI cursor (``_statements``); a batch with a job (``run``) goes
+through the async engine's connection, as every batch does on PostgreSQL.
 
 A write set's outbox rows keep the trace context of the task that handed it over (the
 command's, ``adapter.tracing.current``); with tracing on, its wait and transaction are
@@ -24,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import structlog
-from sqlalchemy import Table, select, update
+from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from adapter import tracing
@@ -37,7 +42,8 @@ from adapter.store._rows import (
     stream_values,
     submission_values,
 )
-from adapter.store._tables import inbox, journal, outbox, streams, submissions
+from adapter.store._statements import SqliteStatements, Statements
+from adapter.store._thread import SqliteThread
 from handlers import DuplicateMessage, WriteSet
 from schemas import utc_now
 
@@ -51,8 +57,6 @@ MAX_BATCH = 256
 MARK_DELAY = 0.2
 """Seconds "sent" marks wait for a transaction to ride on: a crash before they are written
 only means those rows are published again (consumers de-duplicate)."""
-PLACEHOLDER = "REDELIVERED"
-"""Outcome of an inbox row that only counts redeliveries of a command not answered yet."""
 
 
 @dataclass(slots=True)
@@ -79,19 +83,13 @@ class GroupCommitter:
         *,
         insert: Insert,
         on_commit: Callable[[Committed], None],
-        answered: Callable[[str], bool] | None,
+        thread: SqliteThread | None = None,
     ) -> None:
-        """``answered`` says whether a messageId has a committed result, for a store that
-        only this process writes (SQLite); None (PostgreSQL: other processes may write it)
-        looks the inbox rows up in the transaction."""
+        """``thread`` (SQLite): writes a batch without jobs in one hop to its thread."""
         self._engine = engine
+        self._thread = thread
         self._on_commit = on_commit
-        self._answered = answered
-        self._upsert_inbox = _upsert(insert, inbox, ["message_id"], over_placeholder=True)
-        self._upsert_streams = _upsert(insert, streams, ["stream_id"])
-        self._upsert_submissions = _upsert(insert, submissions, ["location_id", "submission_id"])
-        self._insert_outbox = outbox.insert().returning(outbox.c.id, sort_by_parameter_order=True)
-        self._insert_journal = journal.insert()
+        self._sql = SqliteStatements(insert) if thread is not None else Statements(insert)
         self._pending: list[_Pending] = []
         self._sent_ids: list[int] = []
         self._wakeup = asyncio.Event()
@@ -208,102 +206,83 @@ class GroupCommitter:
     async def _transaction(
         self, batch: list[_Pending], sent: list[int]
     ) -> tuple[list[Any], Committed]:
+        writes = [(p.writes, p.trace) for p in batch if p.writes is not None]
+        if self._thread is not None and len(writes) == len(batch):
+            errors, committed = await self._thread.transaction(
+                lambda conn: self._apply(conn, writes, sent)
+            )
+            return list(errors), committed
         conn = await self._connection()
         try:
             async with conn.begin():
-                return await self._statements(conn, batch, sent)
+                # One greenlet for all the write sets' statements, not one per statement.
+                errors, committed = await conn.run_sync(self._apply, writes, sent)
+                outcomes = iter(errors)
+                results = [
+                    next(outcomes) if p.writes is not None else await _run(p.job, conn)
+                    for p in batch
+                ]
+                return results, committed
         except Exception:
             # A broken connection (a database restart) is replaced on the next batch.
             if conn.invalidated or conn.closed:
                 await self._disconnect()
             raise
 
-    async def _statements(
-        self, conn: AsyncConnection, batch: list[_Pending], sent: list[int]
-    ) -> tuple[list[Any], Committed]:
-        if sent:
-            mark = update(outbox).where(outbox.c.id.in_(sent)).values(sent_at=utc_now())
-            await conn.execute(mark)
-        errors, committed = await self._apply(conn, [p for p in batch if p.writes is not None])
-        outcomes = iter(errors)
-        results = [
-            next(outcomes) if p.writes is not None else await _run(p.job, conn)
-            for p in batch
-        ]
-        return results, committed
-
-    async def _apply(
-        self, conn: AsyncConnection, pendings: list[_Pending]
+    def _apply(
+        self, conn: Connection, writes: list[tuple[WriteSet, tracing.TraceContext | None]],
+        sent: list[int],
     ) -> tuple[list[BaseException | None], Committed]:
-        write_sets = [p.writes for p in pendings if p.writes is not None]
-        errors = await self._duplicates(conn, write_sets)
-        applied = [p for p, error in zip(pendings, errors, strict=True) if error is None]
-        kept = [p.writes for p in applied if p.writes is not None]
-        await _execute(conn, self._upsert_inbox, [inbox_values(ws.inbox) for ws in kept
-                                                  if ws.inbox])
-        await _execute(conn, self._upsert_streams, [stream_values(s) for ws in kept
-                                                    for s in ws.streams])
-        await _execute(conn, self._upsert_submissions, [submission_values(s) for ws in kept
-                                                        for s in ws.submissions])
-        await _execute(conn, self._insert_journal, [journal_values(e) for ws in kept
-                                                    for e in ws.journal])
-        messages = [(message, p.trace) for p in applied if p.writes is not None
-                    for message in p.writes.outbox]
+        """Write the "sent" marks and the write sets (the inbox rows first: a write set
+        whose messageId is answered already is refused, and nothing else of it written)."""
+        if sent:
+            self._sql.mark_sent(conn, sent, utc_now())
+        errors = self._claim_inbox(conn, [ws for ws, _ in writes])
+        applied = [w for w, error in zip(writes, errors, strict=True) if error is None]
+        kept = [ws for ws, _ in applied]
+        self._sql.write(conn, "streams", [stream_values(s) for ws in kept for s in ws.streams])
+        self._sql.write(conn, "submissions", [submission_values(s) for ws in kept
+                                              for s in ws.submissions])
+        self._sql.write(conn, "journal", [journal_values(e) for ws in kept for e in ws.journal])
+        messages = [(message, trace) for ws, trace in applied for message in ws.outbox]
         rows: list[OutboxRow] = []
         if messages:
             created = utc_now()
-            ids = (
-                await conn.execute(
-                    self._insert_outbox,
-                    [outbox_values(message, created, trace) for message, trace in messages],
-                )
-            ).scalars()
+            ids = self._sql.insert_outbox(
+                conn, [outbox_values(message, created, trace) for message, trace in messages]
+            )
             rows = [OutboxRow(id_, message, trace)
                     for id_, (message, trace) in zip(ids, messages, strict=True)]
         return errors, Committed(kept, rows)
 
-    async def _duplicates(
-        self, conn: AsyncConnection, write_sets: list[WriteSet]
+    def _claim_inbox(
+        self, conn: Connection, write_sets: list[WriteSet]
     ) -> list[BaseException | None]:
-        """DuplicateMessage for each write set whose messageId was answered already."""
-        ids = [ws.inbox.message_id for ws in write_sets if ws.inbox is not None]
-        answered: set[str] = set()
-        if ids and self._answered is None:
-            result = await conn.execute(
-                select(inbox.c.message_id).where(
-                    inbox.c.message_id.in_(ids), inbox.c.outcome != PLACEHOLDER
-                )
-            )
-            answered = set(result.scalars())
-        elif ids and self._answered is not None:
-            answered = {message_id for message_id in ids if self._answered(message_id)}
+        """Upsert the inbox rows; DuplicateMessage for each write set whose messageId was
+        answered already: the upsert only writes a new row or over a placeholder, and
+        returns the ids it wrote, so the check needs no query of its own and sees what
+        another process committed."""
+        claimed: set[str] = set()
+        rows: list[dict[str, Any]] = []
         errors: list[BaseException | None] = []
         for ws in write_sets:
             message_id = ws.inbox.message_id if ws.inbox is not None else None
-            if message_id is not None and message_id in answered:
+            if message_id in claimed:  # a second delivery in the same batch
                 errors.append(DuplicateMessage(message_id))
                 continue
-            if message_id is not None:
-                answered.add(message_id)  # a second delivery in the same batch
+            if ws.inbox is not None:
+                claimed.add(ws.inbox.message_id)
+                rows.append(inbox_values(ws.inbox))
             errors.append(None)
-        return errors
-
-
-def _upsert(
-    insert: Insert, table: Table, keys: list[str], *, over_placeholder: bool = False
-) -> Any:
-    """INSERT … ON CONFLICT DO UPDATE of every column but the keys (built once: SQLAlchemy
-    then reuses its compiled form)."""
-    statement = insert(table)
-    kept = {"created_at", "redeliveries", *keys}
-    changed = {c.name: statement.excluded[c.name] for c in table.columns if c.name not in kept}
-    where = table.c.outcome == PLACEHOLDER if over_placeholder else None
-    return statement.on_conflict_do_update(index_elements=keys, set_=changed, where=where)
-
-
-async def _execute(conn: AsyncConnection, statement: Any, rows: list[dict[str, Any]]) -> None:
-    if rows:
-        await conn.execute(statement, rows)
+        if not rows:
+            return errors
+        written = self._sql.claim_inbox(conn, rows)
+        return [
+            DuplicateMessage(ws.inbox.message_id)
+            if error is None and ws.inbox is not None and ws.inbox.message_id not in written
+            else error
+            for ws, error in zip(write_sets, errors, strict=True)
+        ]
 
 
 def _fail(batch: list[_Pending], exc: Exception) -> None:

@@ -4,7 +4,7 @@ SQLite gets WAL (readers never block the writer), ``synchronous=NORMAL`` (a comm
 transaction survives a process crash such as kill -9; only a power loss can drop the
 last commits), a busy timeout, and write transactions that begin IMMEDIATE: a deferred
 BEGIN that later upgrades to a write lock fails under concurrent writers in WAL.
-Writes go through one connection (the group committer), reads through a small pool.
+Writes go through one connection (the group committer), reads through another.
 
 Another process reading the store (the operators' commands) gets an engine of its own,
 read-only at the database's level (``PRAGMA query_only`` on SQLite, read-only
@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy import Table, event
 from sqlalchemy.dialects import sqlite
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 Insert = Callable[[Table], Any]
@@ -39,9 +39,10 @@ def insert_for(url: str) -> Insert:
     return postgresql.insert
 
 
-def create_engines(url: str) -> tuple[AsyncEngine, AsyncEngine]:
+def create_engines(url: str) -> tuple[AsyncEngine, AsyncEngine | None]:
     """The (writer, reader) engines for ``url``; reads run in autocommit, so that a
-    connection kept open never pins an old snapshot."""
+    connection kept open never pins an old snapshot. SQLite has no async reader: its
+    reads go to a thread of their own (``_thread``)."""
     if not is_sqlite(url):
         writer = create_async_engine(url, pool_size=2, max_overflow=2, pool_pre_ping=True)
         reader = create_async_engine(
@@ -49,16 +50,14 @@ def create_engines(url: str) -> tuple[AsyncEngine, AsyncEngine]:
         )
         return writer, reader
     writer = create_async_engine(url, pool_size=1, max_overflow=0)
-    reader = create_async_engine(url, pool_size=1, max_overflow=1, isolation_level="AUTOCOMMIT")
-    _tune_sqlite(writer, immediate=True)
-    _tune_sqlite(reader, immediate=None)
-    return writer, reader
+    tune_sqlite(writer.sync_engine, immediate=True)
+    return writer, None
 
 
-def _tune_sqlite(engine: AsyncEngine, *, immediate: bool | None) -> None:
+def tune_sqlite(engine: Engine, *, immediate: bool | None) -> None:
     """WAL and a busy timeout; ``immediate`` True/False: how a transaction begins (None:
     autocommit, no BEGIN at all)."""
-    @event.listens_for(engine.sync_engine, "connect")
+    @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Take transaction control from the driver so that BEGIN is ours to emit.
         dbapi_connection.isolation_level = None
@@ -71,7 +70,7 @@ def _tune_sqlite(engine: AsyncEngine, *, immediate: bool | None) -> None:
     if immediate is None:
         return
 
-    @event.listens_for(engine.sync_engine, "begin")
+    @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 

@@ -1,50 +1,13 @@
-"""Knowing whether a messageId was answered, in bounded memory.
-
-- :class:`RecentIds`: the messageIds this process answered lately (a bounded, oldest-out
-  set). On a store only this process writes (SQLite), the group commit asks it whether a
-  write set repeats a messageId answered meanwhile; a duplicate delivered later is found
-  by the inbox lookup before it is handled.
-- :class:`InboxLookups`: the inbox rows of messageIds asked for, the ids asked for while
-  a query runs read together by the next one, so that a lookup per command costs a
-  fraction of a query under load.
-"""
+"""The inbox rows of messageIds asked for: the ids asked for while a query runs are read
+together by the next one, so that a lookup per command costs a fraction of a query under
+load. (A messageId answered meanwhile is the group commit's to refuse.)"""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 
 from handlers import InboxRecord
-
-RECENT_IDS = 10_000
-"""About 1 MB of messageIds: a minute of traffic at full speed, far more than the time two
-deliveries of one message can be in flight together."""
-
-
-class RecentIds:
-    def __init__(self, limit: int = RECENT_IDS) -> None:
-        self.limit = limit
-        self._ids: dict[str, None] = {}
-
-    def add(self, message_id: str) -> None:
-        self._ids.pop(message_id, None)
-        self._ids[message_id] = None
-        if len(self._ids) > self.limit:
-            del self._ids[next(iter(self._ids))]
-
-    def discard_all(self, message_ids: Iterable[str]) -> None:
-        for message_id in message_ids:
-            self._ids.pop(message_id, None)
-
-    def clear(self) -> None:
-        self._ids.clear()
-
-    def __contains__(self, message_id: object) -> bool:
-        return message_id in self._ids
-
-    def __len__(self) -> int:
-        return len(self._ids)
-
 
 Fetch = Callable[[list[str]], Awaitable[Mapping[str, InboxRecord]]]
 

@@ -104,7 +104,8 @@ async def _migrate_here(url: str) -> None:
         await migrate(writer)
     finally:
         await writer.dispose()
-        await reader.dispose()
+        if reader is not None:
+            await reader.dispose()
 
 
 if __name__ == "__main__":

@@ -1,11 +1,14 @@
 """The SQL store: reads through one connection, writes through the group committer.
 
+On SQLite both are connections of SQLAlchemy's synchronous engine, each in a thread of
+its own (``_thread``): a read or a group commit is one hop there.
+
 The active streams of each location are cached: loaded from the store on start and kept
 up to date from each commit, which is sound because one process writes a location's
 streams (a quorum queue with a single active consumer; a standby's lease reloads them
-when it takes over). Whether a messageId was answered is asked of the store itself, in
-bounded memory (``_inbox``): the lookups of concurrent commands share one query, and the
-group commit refuses a write set whose messageId was answered meanwhile.
+when it takes over). Whether a messageId was answered is asked of the store itself: the
+lookups of concurrent commands share one query (``_inbox``), and the group commit's
+inbox upsert refuses a write set whose messageId was answered meanwhile.
 """
 
 from __future__ import annotations
@@ -17,12 +20,12 @@ from datetime import datetime
 from functools import partial
 from typing import Any
 
-from sqlalchemy import Row, delete, func, select
+from sqlalchemy import Row, bindparam, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from adapter.store._committer import PLACEHOLDER, Committed, GroupCommitter, Job
+from adapter.store._committer import Committed, GroupCommitter, Job
 from adapter.store._engine import create_engines, insert_for, is_sqlite
-from adapter.store._inbox import InboxLookups, RecentIds
+from adapter.store._inbox import InboxLookups
 from adapter.store._migrate import migrate
 from adapter.store._rows import (
     OutboxRow,
@@ -31,7 +34,9 @@ from adapter.store._rows import (
     stream_record,
     submission_record,
 )
+from adapter.store._statements import PLACEHOLDER
 from adapter.store._tables import inbox, journal, outbox, streams, submissions
+from adapter.store._thread import SqliteThread
 from handlers import (
     InboxRecord,
     StreamRecord,
@@ -41,6 +46,9 @@ from handlers import (
     WriteSet,
 )
 from schemas import utc_now
+
+_INBOX_ROWS = select(inbox).where(inbox.c.message_id.in_(bindparam("ids", expanding=True)))
+"""Built once: the lookups' statement is then found in SQLAlchemy's cache at once."""
 
 
 class SqlStore:
@@ -54,11 +62,13 @@ class SqlStore:
         self._writer, self._reader = create_engines(url)
         self._read_conn: AsyncConnection | None = None
         self._read_lock = asyncio.Lock()
-        self._recent = RecentIds()
         self._inbox_lookups = InboxLookups(self._inbox_rows)
+        sqlite = is_sqlite(url)
+        self._write_thread = SqliteThread(url, name="store-writer", writer=True) if sqlite else None
+        self._read_thread = SqliteThread(url, name="store-reader", writer=False) if sqlite else None
         self._committer = GroupCommitter(
             self._writer, insert=insert_for(url), on_commit=self._committed,
-            answered=self._recent.__contains__ if is_sqlite(url) else None,
+            thread=self._write_thread,
         )
         self._active: dict[str, dict[str, StreamRecord]] = {}
         self._outbox_listeners: list[Callable[[list[OutboxRow]], None]] = []
@@ -67,14 +77,14 @@ class SqlStore:
 
     async def start(self) -> None:
         await migrate(self._writer, apart=self._migrate_apart)
-        self._read_conn = await self._reader.connect()
+        if self._reader is not None:
+            self._read_conn = await self._reader.connect()
         await self.reload()
         self._committer.start()
 
     async def reload(self) -> None:
         """Load the caches from the store: on start, and when this process takes a
         location over from another adapter (which wrote the store meanwhile)."""
-        self._recent.clear()
         self._active.clear()
         active = await self._fetch(select(streams).where(streams.c.status == "ACTIVE"))
         for row in active:
@@ -105,12 +115,16 @@ class SqlStore:
 
     async def close(self) -> None:
         await self._committer.stop()
+        for thread in (self._write_thread, self._read_thread):
+            if thread is not None:
+                await thread.close()
         await self._inbox_lookups.close()
         if self._read_conn is not None:
             await self._read_conn.close()
             self._read_conn = None
         await self._writer.dispose()
-        await self._reader.dispose()
+        if self._reader is not None:
+            await self._reader.dispose()
 
     def on_outbox(self, listener: Callable[[list[OutboxRow]], None]) -> None:
         """Call ``listener`` with the outbox rows of every commit, in id order."""
@@ -118,8 +132,6 @@ class SqlStore:
 
     def _committed(self, committed: Committed) -> None:
         for writes in committed.write_sets:
-            if writes.inbox is not None and writes.inbox.result is not None:
-                self._recent.add(writes.inbox.message_id)
             for stream in writes.streams:
                 self._cache_stream(stream)
         if committed.outbox:
@@ -135,16 +147,22 @@ class SqlStore:
 
     # -- reads -----------------------------------------------------------------------
 
-    async def _fetch(self, statement: Any) -> Sequence[Row[Any]]:
+    async def _fetch(
+        self, statement: Any, params: dict[str, Any] | None = None
+    ) -> Sequence[Row[Any]]:
+        if self._read_thread is not None:
+            return await self._read_thread.read(
+                lambda conn: conn.execute(statement, params).all()
+            )
         assert self._read_conn is not None, "SqlStore.start() first"
         async with self._read_lock:
-            return (await self._read_conn.execute(statement)).all()
+            return (await self._read_conn.execute(statement, params)).all()
 
     async def inbox_entry(self, message_id: str) -> InboxRecord | None:
         return await self._inbox_lookups.get(message_id)
 
     async def _inbox_rows(self, message_ids: list[str]) -> dict[str, InboxRecord]:
-        rows = await self._fetch(select(inbox).where(inbox.c.message_id.in_(message_ids)))
+        rows = await self._fetch(_INBOX_ROWS, {"ids": message_ids})
         return {row.message_id: inbox_record(row) for row in rows}
 
     async def active_stream(self, location_id: str, pos_table_id: str) -> StreamRecord | None:
@@ -273,16 +291,11 @@ class SqlStore:
         that commands waiting for the group commit never wait behind one long delete.
         """
 
-        async def job(conn: AsyncConnection) -> list[str]:
+        async def job(conn: AsyncConnection) -> None:
             await conn.execute(
                 delete(outbox).where(outbox.c.sent_at.is_not(None), outbox.c.sent_at < older_than)
             )
-            forgotten = await conn.execute(
-                delete(inbox).where(inbox.c.received_at < older_than).returning(
-                    inbox.c.message_id
-                )
-            )
-            message_ids = list(forgotten.scalars())
+            await conn.execute(delete(inbox).where(inbox.c.received_at < older_than))
             await conn.execute(
                 delete(streams).where(
                     streams.c.status != StreamStatus.ACTIVE.value,
@@ -295,10 +308,8 @@ class SqlStore:
                     submissions.c.updated_at < older_than,
                 )
             )
-            return message_ids
 
-        # Once committed, the recent ids forget them too: the store no longer has them.
-        self._recent.discard_all(await self._committer.run(job))
+        await self._committer.run(job)
         while await self._committer.run(partial(_prune_journal, older_than=older_than)):
             pass
 

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Connection, event, text
+from sqlalchemy import Connection, text
 
 from adapter.store import MessageQuery, SqlStore, StoreReader, StoreUnavailable
 from adapter.store import _store as store_module
@@ -93,20 +93,20 @@ async def test_a_duplicate_write_set_loses_its_journal_entry(store: SqlStore) ->
     assert [m.outcome for m in found] == ["RESOLVED", "DUPLICATE"]
 
 
-async def test_a_group_commit_writes_its_journal_with_one_statement(store: SqlStore) -> None:
+async def test_a_group_commit_writes_its_journal_with_one_statement(
+    store: SqlStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
     inserts: list[int] = []
+    statements = store._committer._sql  # SQLite: the DBAPI cursor's, unseen by SQLAlchemy
+    write = statements.write
 
-    def count(_conn: Connection, _cursor: Any, statement: str, parameters: Any,
-              _context: Any, executemany: bool) -> None:
-        if statement.lstrip().upper().startswith("INSERT INTO JOURNAL"):
-            inserts.append(len(parameters) if executemany else 1)
+    def count(conn: Connection, table: str, rows: Any) -> None:
+        if table == "journal":
+            inserts.append(len(rows))
+        write(conn, table, rows)
 
-    writer = store._writer.sync_engine
-    event.listen(writer, "before_cursor_execute", count)
-    try:
-        await asyncio.gather(*(store.commit(answered(n)) for n in range(10)))
-    finally:
-        event.remove(writer, "before_cursor_execute", count)
+    monkeypatch.setattr(statements, "write", count)
+    await asyncio.gather(*(store.commit(answered(n)) for n in range(10)))
 
     assert inserts == [10]
     assert len(await read(store, MessageQuery(direction="in"))) == 10

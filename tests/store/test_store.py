@@ -8,12 +8,15 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
 
-from adapter.store import OutboxRow, SqlStore
+from adapter.store import MessageQuery, OutboxRow, SqlStore, StoreReader
 from handlers import (
     CreatedLine,
     DuplicateMessage,
     InboxRecord,
+    JournalEntry,
     OutgoingMessage,
     StreamRecord,
     StreamStatus,
@@ -43,6 +46,13 @@ def inbox(n: int, result: OutgoingMessage | None = None) -> InboxRecord:
     return InboxRecord(
         message_id=f"cmd-{n}", location_id="loc", message_type="TableOrderSnapshotRequested",
         pos_table_id="T1", received_at=NOW, outcome="RESOLVED", result=result,
+    )
+
+
+def entry(n: int) -> JournalEntry:
+    return JournalEntry(
+        location_id="loc", message_id=f"cmd-{n}", message_type="TableOrderSnapshotRequested",
+        pos_table_id="T1", correlation_id=None, received_at=NOW, outcome="RESOLVED",
     )
 
 
@@ -95,6 +105,78 @@ async def test_a_duplicate_inbox_row_fails_only_its_own_write_set(store: SqlStor
     assert outcomes[1] is None
     ids = [row.message.message_id for row in await store.outbox_from(None)]
     assert ids == ["m-1", "m-3"]
+
+
+async def test_a_duplicate_in_a_mixed_batch_writes_nothing_of_its_own(store: SqlStore) -> None:
+    await store.commit(WriteSet(inbox=inbox(1, message(1)), outbox=[message(1)]))
+    seen: list[OutboxRow] = []
+    store.on_outbox(seen.extend)
+
+    # One batch: a repeat of cmd-1 with a stream, a submission and a journal entry of
+    # its own, a new command, the same new command again, and a write set without inbox.
+    outcomes = await asyncio.gather(
+        store.commit(WriteSet(inbox=inbox(1, message(2)), streams=[stream()],
+                              journal=[entry(1)], outbox=[message(2)])),
+        store.commit(WriteSet(inbox=inbox(3, message(3)), journal=[entry(3)],
+                              outbox=[message(3)])),
+        store.commit(WriteSet(inbox=inbox(3, message(4)), outbox=[message(4)])),
+        store.commit(WriteSet(outbox=[message(5)])),
+        return_exceptions=True,
+    )
+
+    assert [type(o).__name__ for o in outcomes] == [
+        "DuplicateMessage", "NoneType", "DuplicateMessage", "NoneType"]
+    assert [row.message.message_id for row in seen] == ["m-3", "m-5"]
+    assert [row.message.message_id for row in await store.outbox_from(None)] == [
+        "m-1", "m-3", "m-5"]
+    assert await store.active_stream("loc", "T1") is None
+    async with StoreReader(store.url) as reader:
+        journal = await reader.messages(MessageQuery(direction="in"))
+    assert [m.message_id for m in journal] == ["cmd-3"]
+    first = await store.inbox_entry("cmd-1")
+    assert first is not None
+    assert first.result is not None
+    assert first.result.message_id == "m-1"
+
+
+async def test_a_result_another_process_committed_refuses_the_commit(
+    store: SqlStore, store_url: str
+) -> None:
+    other = SqlStore(store_url)  # the adapter that served the location before (a fleet)
+    await other.start()
+    try:
+        await other.commit(WriteSet(inbox=inbox(7, message(7)), outbox=[message(7)]))
+    finally:
+        await other.close()
+
+    with pytest.raises(DuplicateMessage):
+        await store.commit(WriteSet(inbox=inbox(7, message(8)), outbox=[message(8)]))
+    assert [r.message.message_id for r in await store.outbox_from(None)] == ["m-7"]
+
+
+async def test_write_sets_in_a_batch_with_a_job(store: SqlStore) -> None:
+    await store.commit(WriteSet(inbox=inbox(1, message(1)), outbox=[message(1)]))
+    seen: list[OutboxRow] = []
+    store.on_outbox(seen.extend)
+
+    async def job(conn: AsyncConnection) -> int:
+        return int((await conn.execute(text("SELECT 7"))).scalar_one())
+
+    # A batch with a job goes through the async engine's connection (on SQLite too).
+    outcomes = await asyncio.gather(
+        store.commit(WriteSet(inbox=inbox(1, message(2)), outbox=[message(2)])),
+        store.run_in_transaction(job),
+        store.commit(WriteSet(inbox=inbox(2, message(3)), journal=[entry(2)],
+                              outbox=[message(3)])),
+        return_exceptions=True,
+    )
+
+    assert isinstance(outcomes[0], DuplicateMessage)
+    assert outcomes[1:] == [7, None]
+    assert [row.message.message_id for row in seen] == ["m-3"]
+    store.mark_sent([seen[0].id])
+    await store.run_in_transaction(job)  # the marks ride on it
+    assert await store.outbox_backlog() == 1  # m-1
 
 
 async def test_concurrent_commits_are_grouped_and_keep_their_order(store: SqlStore) -> None:
