@@ -8,6 +8,7 @@ the POS's own QR diners).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 
@@ -107,7 +108,14 @@ def to_snapshot(
     )
 
 
+LINES_REMEMBERED = 1024
+"""About a megabyte of lines: a busy location's open checks, not an idle fleet's."""
+
+
+@functools.lru_cache(maxsize=LINES_REMEMBERED)
 def to_line(line: PosLine, open_app_line_id: str | None) -> Line:
+    """The contract's line of a POS line. Remembered: every read of a check converts all
+    its lines again, nearly all as they were (both are immutable, so one is shared)."""
     modifiers = tuple(
         Modifier(
             modifier_id=m.modifier_id, name=m.name, quantity=m.quantity, unit_price=m.unit_price
