@@ -192,16 +192,26 @@ class LocationMetrics:
         self.pos_errors = metrics.pos_errors
         self.last_pos_answer: float | None = None
         """When (monotonic) the POS last answered a call, None since a call failed."""
+        # Each command and POS call counts here: the labelled children are looked up once
+        # (``labels()`` formats and locks on every call). Their labels are bounded sets.
+        self._children: dict[tuple[object, ...], Any] = {}
+
+    def _child(self, metric: Any, *labels: str) -> Any:
+        key = (metric, *labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(self.location_id, *labels)
+        return child
 
     def command_settled(self, message_type: str, outcome: str, seconds: float) -> None:
         metrics = self._metrics
-        metrics.messages_in.labels(self.location_id, message_type, outcome).inc()
-        metrics.handling_seconds.labels(self.location_id, message_type).observe(seconds)
+        self._child(metrics.messages_in, message_type, outcome).inc()
+        self._child(metrics.handling_seconds, message_type).observe(seconds)
 
     def pos_call(self, driver: str, operation: str, seconds: float, *, failed: bool) -> None:
-        self.pos_call_seconds.labels(self.location_id, driver, operation).observe(seconds)
+        self._child(self.pos_call_seconds, driver, operation).observe(seconds)
         if failed:
-            self.pos_errors.labels(self.location_id, driver, operation).inc()
+            self._child(self.pos_errors, driver, operation).inc()
         self.last_pos_answer = None if failed else time.monotonic()
 
     def watch_streams(self, count: Callable[[], int]) -> None:
