@@ -49,6 +49,15 @@ from schemas import utc_now
 
 _INBOX_ROWS = select(inbox).where(inbox.c.message_id.in_(bindparam("ids", expanding=True)))
 """Built once: the lookups' statement is then found in SQLAlchemy's cache at once."""
+_SUBMISSION = select(submissions).where(
+    submissions.c.location_id == bindparam("location_id"),
+    submissions.c.submission_id == bindparam("submission_id"),
+)
+_SUBMISSIONS = select(submissions).where(
+    submissions.c.location_id == bindparam("location_id"),
+    submissions.c.submission_id.in_(bindparam("ids", expanding=True)),
+)
+"""Built once too: each submission looks its own up."""
 
 
 class SqlStore:
@@ -205,10 +214,7 @@ class SqlStore:
 
     async def submission(self, location_id: str, submission_id: str) -> SubmissionRecord | None:
         rows = await self._fetch(
-            select(submissions).where(
-                submissions.c.location_id == location_id,
-                submissions.c.submission_id == submission_id,
-            )
+            _SUBMISSION, {"location_id": location_id, "submission_id": submission_id}
         )
         return submission_record(rows[0]) if rows else None
 
@@ -218,10 +224,7 @@ class SqlStore:
         if not submission_ids:
             return []
         rows = await self._fetch(
-            select(submissions).where(
-                submissions.c.location_id == location_id,
-                submissions.c.submission_id.in_(submission_ids),
-            )
+            _SUBMISSIONS, {"location_id": location_id, "ids": submission_ids}
         )
         return [submission_record(row) for row in rows]
 
