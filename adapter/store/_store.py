@@ -20,12 +20,13 @@ from datetime import datetime
 from functools import partial
 from typing import Any
 
-from sqlalchemy import Row, bindparam, delete, func, select
+from sqlalchemy import Row, Select, bindparam, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from adapter.store._committer import Committed, GroupCommitter, Job
 from adapter.store._engine import create_engines, insert_for, is_sqlite
 from adapter.store._inbox import InboxLookups
+from adapter.store._lookups import INBOX_ROWS, SUBMISSION, SqliteLookup
 from adapter.store._migrate import migrate
 from adapter.store._rows import (
     OutboxRow,
@@ -49,15 +50,11 @@ from schemas import utc_now
 
 _INBOX_ROWS = select(inbox).where(inbox.c.message_id.in_(bindparam("ids", expanding=True)))
 """Built once: the lookups' statement is then found in SQLAlchemy's cache at once."""
-_SUBMISSION = select(submissions).where(
-    submissions.c.location_id == bindparam("location_id"),
-    submissions.c.submission_id == bindparam("submission_id"),
-)
 _SUBMISSIONS = select(submissions).where(
     submissions.c.location_id == bindparam("location_id"),
     submissions.c.submission_id.in_(bindparam("ids", expanding=True)),
 )
-"""Built once too: each submission looks its own up."""
+"""Built once too."""
 
 
 class SqlStore:
@@ -72,6 +69,7 @@ class SqlStore:
         self._read_conn: AsyncConnection | None = None
         self._read_lock = asyncio.Lock()
         self._inbox_lookups = InboxLookups(self._inbox_rows)
+        self._prepared_lookups: dict[Select[Any], SqliteLookup] = {}
         sqlite = is_sqlite(url)
         self._write_thread = SqliteThread(url, name="store-writer", writer=True) if sqlite else None
         self._read_thread = SqliteThread(url, name="store-reader", writer=False) if sqlite else None
@@ -167,11 +165,24 @@ class SqlStore:
         async with self._read_lock:
             return (await self._read_conn.execute(statement, params)).all()
 
+    async def _lookup(self, statement: Select[Any], params: dict[str, Any]) -> Sequence[Any]:
+        """A per-command lookup: on SQLite on the DBAPI cursor (``_lookups``)."""
+        if self._read_thread is None:
+            return await self._fetch(statement, params)
+        lookup = self._prepared_lookups.get(statement)
+        if lookup is None:
+            dialect = self._read_thread.engine.dialect
+            lookup = self._prepared_lookups[statement] = SqliteLookup(statement, dialect)
+        return await self._read_thread.read(lambda conn: lookup.fetch(conn, params))
+
     async def inbox_entry(self, message_id: str) -> InboxRecord | None:
         return await self._inbox_lookups.get(message_id)
 
     async def _inbox_rows(self, message_ids: list[str]) -> dict[str, InboxRecord]:
-        rows = await self._fetch(_INBOX_ROWS, {"ids": message_ids})
+        if self._read_thread is None:
+            rows = await self._fetch(_INBOX_ROWS, {"ids": message_ids})
+        else:
+            rows = await self._lookup(INBOX_ROWS, {"ids_json": json.dumps(message_ids)})
         return {row.message_id: inbox_record(row) for row in rows}
 
     async def active_stream(self, location_id: str, pos_table_id: str) -> StreamRecord | None:
@@ -213,8 +224,8 @@ class SqlStore:
         return None
 
     async def submission(self, location_id: str, submission_id: str) -> SubmissionRecord | None:
-        rows = await self._fetch(
-            _SUBMISSION, {"location_id": location_id, "submission_id": submission_id}
+        rows = await self._lookup(
+            SUBMISSION, {"location_id": location_id, "submission_id": submission_id}
         )
         return submission_record(rows[0]) if rows else None
 
