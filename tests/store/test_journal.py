@@ -183,7 +183,7 @@ async def test_the_reader_cannot_write(store: SqlStore) -> None:
 
 async def test_the_migrations_match_the_tables(store: SqlStore) -> None:
     def differences(conn: Connection) -> list[Any]:
-        return compare_metadata(MigrationContext.configure(conn), metadata)
+        return list(compare_metadata(MigrationContext.configure(conn), metadata))
 
     async with store._writer.connect() as conn:
         diffs = await conn.run_sync(differences)
