@@ -3,11 +3,11 @@
 Every command looks its messageId up, every submission its submissionId: through
 ``Connection.execute`` each lookup cost some 0.3 ms of CPU (an execution context, a
 result's metadata, a row object), several times SQLite's own work. A
-:class:`SqliteLookup` is compiled once, passes each parameter through its bind
-processor and each value read through its column type's result processor, so the rows
-hold exactly what ``Connection.execute`` would give (a test compares them). The inbox
-lookup takes its messageIds as one JSON array (``json_each``), so that one compiled
-statement serves any number of them.
+:class:`SqliteLookup` is compiled once and passes its parameters as the commit's
+statements do (``_statements.Prepared``), each value read through its column type's
+result processor, so the rows hold exactly what ``Connection.execute`` would give (a
+test compares them). The inbox lookup takes its messageIds as one JSON array
+(``json_each``), so that one compiled statement serves any number of them.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Dialect, Select, bindparam, func, select
 
+from adapter.store._statements import Prepared
 from adapter.store._tables import inbox, submissions
 
 INBOX_ROWS = select(inbox).where(
@@ -32,14 +33,11 @@ SUBMISSION = select(submissions).where(
 
 
 class SqliteLookup:
-    def __init__(self, statement: Select[Any], dialect: Dialect) -> None:
-        compiled = statement.compile(dialect=dialect)
-        assert compiled.positiontup is not None, "SQLite's paramstyle is positional"
-        self.sql = compiled.string
-        self._parameters = [
-            (name, compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect))
-            for name in compiled.positiontup
-        ]
+    def __init__(
+        self, statement: Select[Any], dialect: Dialect, sample: Mapping[str, Any]
+    ) -> None:
+        """``sample``: parameters with the keys every call gives."""
+        self._statement = Prepared(statement, dialect, sample)
         columns = list(statement.selected_columns)
         self._columns: list[Callable[[Any], Any] | None] = [
             column.type.dialect_impl(dialect).result_processor(dialect, None)
@@ -49,13 +47,9 @@ class SqliteLookup:
 
     def fetch(self, conn: Connection, params: Mapping[str, Any]) -> list[Any]:
         """The rows, their values named by column (as a ``Row``'s attributes are)."""
-        values = tuple(
-            params[name] if process is None else process(params[name])
-            for name, process in self._parameters
-        )
         cursor = conn.connection.cursor()
         try:
-            cursor.execute(self.sql, values)
+            cursor.execute(self._statement.sql, self._statement.parameters(params))
             rows = cursor.fetchall()
         finally:
             cursor.close()

@@ -61,7 +61,7 @@ class Statements:
 class SqliteStatements(Statements):
     def __init__(self, insert: Insert) -> None:
         super().__init__(insert)
-        self._prepared: dict[int, _Prepared] = {}
+        self._prepared: dict[int, Prepared] = {}
         self.mark_one = (
             update(outbox).where(outbox.c.id == bindparam("mark_id"))
             .values(sent_at=bindparam("now"))
@@ -103,16 +103,19 @@ class SqliteStatements(Statements):
         finally:
             cursor.close()
 
-    def _prepare(self, conn: Connection, statement: Any, row: Mapping[str, Any]) -> _Prepared:
+    def _prepare(self, conn: Connection, statement: Any, row: Mapping[str, Any]) -> Prepared:
         """Compiled on first use, for the keys of its rows (each statement's rows are
         made by one function of ``_rows``, so they always have the same keys)."""
         prepared = self._prepared.get(id(statement))
         if prepared is None:
-            prepared = self._prepared[id(statement)] = _Prepared(statement, conn.dialect, row)
+            prepared = self._prepared[id(statement)] = Prepared(statement, conn.dialect, row)
         return prepared
 
 
-class _Prepared:
+class Prepared:
+    """A statement compiled once for SQLite's DBAPI cursor, for parameters with the keys of
+    ``sample``: its SQL, and each row's positional values through the bind processors."""
+
     def __init__(self, statement: Any, dialect: Dialect, sample: Mapping[str, Any]) -> None:
         compiled = statement.compile(dialect=dialect, column_keys=list(sample))
         assert compiled.positiontup is not None, "SQLite's paramstyle is positional"

@@ -172,7 +172,7 @@ class SqlStore:
         lookup = self._prepared_lookups.get(statement)
         if lookup is None:
             dialect = self._read_thread.engine.dialect
-            lookup = self._prepared_lookups[statement] = SqliteLookup(statement, dialect)
+            lookup = self._prepared_lookups[statement] = SqliteLookup(statement, dialect, params)
         return await self._read_thread.read(lambda conn: lookup.fetch(conn, params))
 
     async def inbox_entry(self, message_id: str) -> InboxRecord | None:

@@ -41,7 +41,7 @@ def test_the_lookups_read_what_sqlalchemy_reads(tmp_path: Path) -> None:
     one = {"location_id": "loc", "submission_id": "sub-2"}
     with engine.connect() as conn:
         for statement, params in ((INBOX_ROWS, inbox), (SUBMISSION, one)):
-            lookup = SqliteLookup(statement, engine.dialect)
+            lookup = SqliteLookup(statement, engine.dialect, params)
             expected = [row._asdict() for row in conn.execute(statement, params)]
             assert [row._asdict() for row in lookup.fetch(conn, params)] == expected
             assert len(expected) == 1
