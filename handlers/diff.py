@@ -186,7 +186,7 @@ def _line_changes(
 def _edits(before: Line, after: Line) -> list[ChangeType]:
     """The change types one line went through between two snapshots."""
     edits: list[ChangeType] = []
-    if after == before:
+    if after is before or after == before:  # the same object: a line read as it was
         return edits
     same_quantity = after.quantity == before.quantity
     if not same_quantity:
