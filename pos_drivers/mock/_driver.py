@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
 from typing import Any, ClassVar, NoReturn, TypeVar, cast
@@ -300,6 +301,29 @@ def _event(data: str) -> PushEvent:
 
 
 def _line(raw: Mapping[str, Any]) -> PosLine:
+    if raw.get("modifiers"):
+        return _parsed_line(raw)
+    return _plain_line(raw["lineId"], raw["productId"], raw["name"], raw["quantity"],
+                       raw["unitPrice"], raw["status"], raw.get("notes"), raw.get("externalRef"))
+
+
+LINES_REMEMBERED = 1024
+
+
+@functools.lru_cache(maxsize=LINES_REMEMBERED)
+def _plain_line(
+    line_id: str, product_id: str, name: str, quantity: Any, unit_price: Any, status: Any,
+    notes: str | None, external_ref: str | None,
+) -> PosLine:
+    """A line without modifiers. Remembered: each answer carries the whole check, nearly
+    every line as it was (PosLine is immutable, so one is shared), and the cached line is
+    also the key ``handlers`` remember its contract line by."""
+    return _parsed_line({"lineId": line_id, "productId": product_id, "name": name,
+                      "quantity": quantity, "unitPrice": unit_price, "status": status,
+                      "notes": notes, "externalRef": external_ref})
+
+
+def _parsed_line(raw: Mapping[str, Any]) -> PosLine:
     return PosLine(
         line_id=raw["lineId"],
         product_id=raw["productId"],

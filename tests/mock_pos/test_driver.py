@@ -91,6 +91,24 @@ async def test_read_check_with_lines_and_discounts(
     assert check.version is not None
 
 
+async def test_a_line_read_again_unchanged_is_the_same_object(
+    driver: MockDriver, control: MockPosControl
+) -> None:
+    """Each answer carries the whole check: its unchanged lines are shared, not rebuilt
+    (what the handlers' diff and line conversion count on to skip them)."""
+    order = await control.add_waiter_lines(
+        "T4", [{"productId": "pisco-sour", "quantity": 1}, {"productId": "chicha", "quantity": 1}]
+    )
+    first = await driver.read_check("T4")
+    await control.patch_line(order["lines"][1]["lineId"], quantity=3)
+
+    again = await driver.read_check("T4")
+
+    assert again.lines[0] is first.lines[0]
+    assert again.lines[1] is not first.lines[1]
+    assert (again.lines[1].line_id, again.lines[1].quantity) == (first.lines[1].line_id, 3)
+
+
 async def test_list_products(driver: MockDriver, control: MockPosControl) -> None:
     await control.set_product("picarones", available=False)
 
