@@ -8,7 +8,7 @@ the POS's own QR diners).
 
 from __future__ import annotations
 
-import functools
+import weakref
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 
@@ -108,14 +108,24 @@ def to_snapshot(
     )
 
 
-LINES_REMEMBERED = 1024
-"""About a megabyte of lines: a busy location's open checks, not an idle fleet's."""
-
-
-@functools.lru_cache(maxsize=LINES_REMEMBERED)
 def to_line(line: PosLine, open_app_line_id: str | None) -> Line:
-    """The contract's line of a POS line. Remembered: every read of a check converts all
-    its lines again, nearly all as they were (both are immutable, so one is shared)."""
+    """The contract's line of a POS line. Every read of a check converts all its lines
+    again, nearly all as they were: a line is converted once and shared (both are
+    immutable) for as long as anything holds it, a stream's baseline above all, so what
+    is remembered is what the open checks hold, however many tables."""
+    key = (line, open_app_line_id)
+    converted = _LINES.get(key)
+    if converted is None:
+        converted = _LINES[key] = _converted(line, open_app_line_id)
+    return converted
+
+
+_LINES: weakref.WeakValueDictionary[tuple[PosLine, str | None], Line] = (
+    weakref.WeakValueDictionary()
+)
+
+
+def _converted(line: PosLine, open_app_line_id: str | None) -> Line:
     modifiers = tuple(
         Modifier(
             modifier_id=m.modifier_id, name=m.name, quantity=m.quantity, unit_price=m.unit_price

@@ -46,9 +46,10 @@ class PosModifier:
     unit_price: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, weakref_slot=True)
 class PosLine:
-    """A line on a POS check. Money in minor units."""
+    """A line on a POS check. Money in minor units. (Weakly referable: a driver may share
+    one while anything holds it, see ``pos_drivers.mock``.)"""
 
     line_id: str
     product_id: str

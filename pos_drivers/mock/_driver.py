@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import json
+import weakref
 from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
 from typing import Any, ClassVar, NoReturn, TypeVar, cast
 
@@ -301,26 +301,22 @@ def _event(data: str) -> PushEvent:
 
 
 def _line(raw: Mapping[str, Any]) -> PosLine:
+    """A line of an answer. Each answer carries the whole check, nearly every line as it
+    was: a line without modifiers is parsed once and shared (PosLine is immutable) for
+    as long as anything holds it, a stream's baseline above all (through
+    ``handlers._snapshots.to_line``), so what is remembered is what the open checks hold,
+    however many tables."""
     if raw.get("modifiers"):
         return _parsed_line(raw)
-    return _plain_line(raw["lineId"], raw["productId"], raw["name"], raw["quantity"],
-                       raw["unitPrice"], raw["status"], raw.get("notes"), raw.get("externalRef"))
+    key = (raw["lineId"], raw["productId"], raw["name"], raw["quantity"], raw["unitPrice"],
+           raw["status"], raw.get("notes"), raw.get("externalRef"))
+    line = _LINES.get(key)
+    if line is None:
+        line = _LINES[key] = _parsed_line(raw)
+    return line
 
 
-LINES_REMEMBERED = 1024
-
-
-@functools.lru_cache(maxsize=LINES_REMEMBERED)
-def _plain_line(
-    line_id: str, product_id: str, name: str, quantity: Any, unit_price: Any, status: Any,
-    notes: str | None, external_ref: str | None,
-) -> PosLine:
-    """A line without modifiers. Remembered: each answer carries the whole check, nearly
-    every line as it was (PosLine is immutable, so one is shared), and the cached line is
-    also the key ``handlers`` remember its contract line by."""
-    return _parsed_line({"lineId": line_id, "productId": product_id, "name": name,
-                      "quantity": quantity, "unitPrice": unit_price, "status": status,
-                      "notes": notes, "externalRef": external_ref})
+_LINES: weakref.WeakValueDictionary[tuple[Any, ...], PosLine] = weakref.WeakValueDictionary()
 
 
 def _parsed_line(raw: Mapping[str, Any]) -> PosLine:

@@ -1,8 +1,10 @@
-"""A POS line's contract line is remembered: reading a check again converts its lines
-again, and an unchanged line then costs no validation."""
+"""A POS line's contract line is remembered while anything holds it: reading a check
+again converts its lines again, and an unchanged line then costs no validation."""
 
 from __future__ import annotations
 
+import gc
+import weakref
 from dataclasses import replace
 
 from handlers._snapshots import to_line
@@ -31,3 +33,20 @@ def test_our_own_line_is_told_apart_from_the_same_line_of_the_pos() -> None:
 
     assert (ours.origin, ours.open_app_line_id) == (LineOrigin.OPENAPP, "l1")
     assert to_line(LINE, None).origin is LineOrigin.POS
+
+
+def test_lines_held_stay_remembered_however_many() -> None:
+    """As many as the open checks hold (a bounded LRU forgot them all when tables
+    outnumbered it, read round after round)."""
+    held = [to_line(replace(LINE, line_id=f"ln-{n}"), None) for n in range(3000)]
+
+    again = [to_line(replace(LINE, line_id=f"ln-{n}"), None) for n in range(3000)]
+
+    assert all(first is second for first, second in zip(held, again, strict=True))
+
+
+def test_a_line_nothing_holds_is_forgotten() -> None:
+    line = weakref.ref(to_line(replace(LINE, line_id="ln-gone"), None))
+    gc.collect()
+
+    assert line() is None
