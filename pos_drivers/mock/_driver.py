@@ -24,6 +24,7 @@ import weakref
 from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
 from typing import Any, ClassVar, NoReturn, TypeVar, cast
 
+import aiohttp
 import httpx
 from httpx_sse import aconnect_sse
 from pydantic import Field
@@ -43,6 +44,9 @@ from pos_drivers._errors import (
     TableNotFound,
 )
 from pos_drivers._http import PosHttpClient, PosResponse, pos_http_client, segment
+from pos_drivers._http_aiohttp import aiohttp_session
+from pos_drivers._http_errors import ERRORS as HTTP_ERRORS
+from pos_drivers._http_errors import as_httpx
 from pos_drivers._models import (
     AddedLines,
     Capability,
@@ -57,6 +61,7 @@ from pos_drivers._models import (
     PushEvent,
 )
 from pos_drivers._settings import DriverSettings
+from pos_drivers._sse import sse_data
 
 T = TypeVar("T")
 
@@ -123,9 +128,12 @@ class MockDriver(PosDriver):
         options = cast(MockSettings, self.settings)
         self._transport = transport
         self._client: PosHttpClient | None = None
-        # The push channel's one long stream gets httpx's own transport: closing the
-        # client then ends the stream at once.
-        self._push_client: httpx.AsyncClient | None = None
+        # The push channel's one long stream gets a pool of its own: closing it then ends
+        # the stream at once.
+        self._push_session: aiohttp.ClientSession | None = None
+        self._push_response: aiohttp.ClientResponse | None = None
+        """The stream being read: closing the session alone does not wake its reader."""
+        self._push_client: httpx.AsyncClient | None = None  # with a transport
         self._closed = False
         self._table_names: dict[str, str] = {}
         self._currency = options.currency
@@ -156,6 +164,11 @@ class MockDriver(PosDriver):
         client, self._client = self._client, None
         if client is not None:
             await client.aclose()
+        if self._push_response is not None:
+            self._push_response.close()
+        session, self._push_session = self._push_session, None
+        if session is not None:
+            await session.close()
         push, self._push_client = self._push_client, None
         if push is not None:
             await push.aclose()
@@ -262,12 +275,44 @@ class MockDriver(PosDriver):
             delay = min(delay * 2, self._backoff_max)
 
     async def _one_stream(self) -> AsyncGenerator[PushEvent, None]:
+        """One connection to ``/events``: ``PushEvent(None)`` once connected, then an event
+        per announcement. On aiohttp, as the calls are; through httpx when a transport
+        replaces the network."""
+        if self._transport is not None:
+            async for event in self._one_httpx_stream(self._transport):
+                yield event
+            return
+        if self._push_session is None:
+            self._push_session = aiohttp_session(
+                self.config.pos_url, timeout=self.config.request_timeout, headers={},
+                max_connections=1,
+            )
+        timeout = aiohttp.ClientTimeout(total=None, sock_connect=self.config.request_timeout,
+                                        sock_read=self._push_timeout)
+        url = f"{self.config.pos_url.rstrip('/')}/events"
+        try:
+            async with self._push_session.get(
+                url, timeout=timeout, headers={"Accept": "text/event-stream"},
+                allow_redirects=False,
+            ) as response:
+                if response.status != 200:
+                    raise _StreamRefused(response.status)
+                self._push_response = response
+                yield PushEvent(None)
+                async for data in sse_data(response.content):
+                    yield _event(data)
+        except HTTP_ERRORS as exc:
+            raise as_httpx(exc) from exc
+        finally:
+            self._push_response = None
+
+    async def _one_httpx_stream(
+        self, transport: httpx.AsyncBaseTransport
+    ) -> AsyncGenerator[PushEvent, None]:
         timeout = httpx.Timeout(self.config.request_timeout, read=self._push_timeout)
         if self._push_client is None:
-            self._push_client = httpx.AsyncClient(
-                base_url=self.config.pos_url, transport=self._transport,
-                verify=self.config.pos_url.lower().startswith("https:"),
-            )
+            self._push_client = httpx.AsyncClient(base_url=self.config.pos_url,
+                                                  transport=transport)
         async with aconnect_sse(self._push_client, "GET", "/events", timeout=timeout) as source:
             if source.response.status_code != 200:
                 raise _StreamRefused(source.response.status_code)

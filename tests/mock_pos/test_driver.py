@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
+from aiohttp import web
 
 from pos_drivers import (
     AddedLines,
@@ -437,3 +438,44 @@ async def test_push_events_end_when_the_driver_is_closed(server: MockPosServer) 
         await task
 
     assert received == [PushEvent(None)]
+
+
+class _SilentEvents:
+    """An ``/events`` that answers and then says nothing, not even a ping."""
+
+    def __init__(self) -> None:
+        self.connections = 0
+        self.stopping = asyncio.Event()
+        app = web.Application()
+        app.router.add_get("/events", self._events)
+        self._runner = web.AppRunner(app, shutdown_timeout=0.1)
+        self._sock = socket.socket()
+        self._sock.bind(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self._sock.getsockname()[1]}"
+
+    async def __aenter__(self) -> _SilentEvents:
+        await self._runner.setup()
+        await web.SockSite(self._runner, self._sock).start()
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        self.stopping.set()
+        await self._runner.cleanup()
+        self._sock.close()
+
+    async def _events(self, request: web.Request) -> web.StreamResponse:
+        self.connections += 1
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await response.prepare(request)
+        await self.stopping.wait()
+        return response
+
+
+async def test_a_silent_event_stream_is_dropped_after_the_read_timeout() -> None:
+    async with _SilentEvents() as server:
+        driver = _driver(server.url, push_read_timeout=0.2, push_backoff_initial=0.01)
+        async with driver, contextlib.aclosing(driver.push_events()) as events:
+            assert await _next(events) == PushEvent(None)
+            assert await _next(events) == PushEvent(None)
+
+        assert server.connections == 2
