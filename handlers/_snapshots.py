@@ -39,17 +39,25 @@ def _ref_candidates(ref: str) -> list[str]:
 
 
 async def snapshot_of(
-    ctx: HandlerContext, table: str, check: PosCheck, baseline: Snapshot | None
+    ctx: HandlerContext,
+    table: str,
+    check: PosCheck,
+    baseline: Snapshot | None,
+    *,
+    own: Mapping[str, str] | None = None,
 ) -> Snapshot:
     """The contract's snapshot of a check just read (version 0: the caller numbers it).
 
-    Lines the baseline already knows as ours keep their origin without a store lookup.
+    Lines the baseline already knows as ours, and ``own`` (posLineId -> OpenApp lineId:
+    lines a submission just created), are ours without a store lookup.
     """
     known = {
         line.pos_line_id: line.open_app_line_id
         for line in (baseline.lines if baseline else ())
         if line.origin is LineOrigin.OPENAPP and line.open_app_line_id
     }
+    if own:
+        known.update(own)
     unknown = [line for line in check.lines if line.line_id not in known]
     own = {**known, **await resolve_own_lines(ctx.store, ctx.location_id, unknown)}
     return to_snapshot(check, pos_table_id=table, own_lines=own, version=0,

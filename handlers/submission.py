@@ -375,8 +375,12 @@ class SubmissionHandler:
         except _CheckMoved as moved:
             moved.record = record
             raise
-        stream = self._join(stream, request, created, order_id, writes)
-        caught_up = await self._catch_up(table, stream, after, writes)
+        caught_up = None
+        if stream is not None and after is not None:
+            caught_up = await self._catch_up(table, stream, after, writes,
+                                             _own_line_ids(request, created))
+        else:
+            self._join(stream, request, created, order_id, writes)
         return self._outcome(request, created, [*refused, *late], order_id), record, caught_up
 
     async def _pos(self, operation: Callable[[], Awaitable[T]], deadline: Deadline) -> T:
@@ -415,26 +419,21 @@ class SubmissionHandler:
         """The created lines join the stream's baseline silently (contract §4.4)."""
         if stream is None or not created:
             return stream
-        prefix = external_ref(request.submission_id, "")
-        line_ids = {
-            line.line_id: (line.external_ref or "")[len(prefix):]
-            for line in created
-            if (line.external_ref or "").startswith(prefix)
-        }
+        line_ids = _own_line_ids(request, created)
         joined = join_own_lines(stream, created, line_ids, order_id, self.ctx.clock())
         writes.put_stream(joined)
         return joined
 
     async def _catch_up(
-        self, table: str, stream: StreamRecord | None, after: PosCheck | None, writes: WriteSet
+        self, table: str, stream: StreamRecord, after: PosCheck, writes: WriteSet,
+        created: Mapping[str, str],
     ) -> _CaughtUp | None:
-        """Bring the stream up to the check the POS answered the add with: what others
-        changed since our read goes out now, and the watcher need not read the table
-        again when the POS announces our own lines."""
-        if stream is None or after is None:
-            return None
+        """Bring the stream up to the check the POS answered the add with: the lines the
+        add ``created`` (posLineId -> lineId) join silently, as ours; what others changed
+        since our read goes out now; and the watcher need not read the table again when
+        the POS announces our own lines."""
         ctx = self.ctx
-        current = await snapshot_of(ctx, table, after, stream.baseline)
+        current = await snapshot_of(ctx, table, after, stream.baseline, own=created)
         advance = advance_stream(stream, current, ctx.clock())
         if advance.changed:
             writes.put_stream(advance.stream)
@@ -553,6 +552,18 @@ class SubmissionHandler:
         else:
             outcome = SubmissionOutcome.REJECTED
         return _result(request, outcome, order_id, accepted, rejected)
+
+
+def _own_line_ids(
+    request: OrderSubmissionRequested, created: Sequence[PosLine]
+) -> dict[str, str]:
+    """posLineId -> OpenApp lineId of the lines this submission created."""
+    prefix = external_ref(request.submission_id, "")
+    return {
+        line.line_id: (line.external_ref or "")[len(prefix):]
+        for line in created
+        if (line.external_ref or "").startswith(prefix)
+    }
 
 
 def validate_items(
