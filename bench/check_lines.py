@@ -1,0 +1,146 @@
+"""A check read again: the adapter's work per line on a check its stream already holds.
+
+    .venv/bin/python -m bench.check_lines [--tables 20] [--lines 60] [--repeat 100]
+                                          [--rounds 5] [--json out.json]
+
+In this process, no broker, no POS: ``--tables`` checks of ``--lines`` lines each as the
+mock POS answers them (JSON bytes), and for each a stream whose baseline is that same
+check, kept alive as a stream's baseline is (the submission benchmark's twenty tables
+reach some 90 lines each). Each step below runs over every table in turn, ``--repeat``
+times per round; the median round's time per check is shown, in microseconds:
+
+- ``answer JSON``: the answer's bytes to Python (``PosResponse.json``);
+- ``driver check``: the mock driver's ``PosCheck`` of it (``pos_drivers.mock._driver``);
+- ``contract snapshot``: the contract's ``Snapshot`` of that check (``to_snapshot``);
+- ``diff``: the changes from the baseline to that snapshot (none: ``diff_snapshots``);
+- ``stream row JSON``: the baseline as the stream's row stores it (``model_dump_json``).
+
+Every read of a table (a snapshot request, the watcher, a submission's catch-up) does the
+first four; a commit that moves a stream does the last.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench._support import command_line, facts_lines, machine_facts, markdown_table, run_and_report
+from handlers._snapshots import to_snapshot
+from handlers._streams import own_line_ids
+from handlers.diff import diff_snapshots
+from pos_drivers import PosCheck
+from pos_drivers._http_response import PosResponse
+from pos_drivers.mock._driver import _check
+from schemas import Snapshot
+
+NOW = datetime.now(UTC)
+
+
+def answer_body(table: int, lines: int) -> bytes:
+    """The mock's answer for a check of ``lines`` lines, each one of our submissions'."""
+    return json.dumps({
+        "orderId": f"ord-{table}", "currency": "PEN",
+        "updatedAt": "2026-11-30T12:00:00.000001Z", "discounts": [],
+        "lines": [{"lineId": f"ln-{table}-{n}", "productId": "inca-kola", "name": "Inca Kola",
+                   "quantity": 1, "unitPrice": 700, "status": "PENDING", "notes": None,
+                   "modifiers": [], "externalRef": f"sub-{table}-{n:032x}:oa-line-1"}
+                  for n in range(lines)],
+    }).encode()
+
+
+@dataclass(frozen=True, slots=True)
+class Table:
+    """One table's answer, and its stream's baseline (kept alive, as a stream keeps it)."""
+
+    response: PosResponse
+    order: Any
+    check: PosCheck
+    own: dict[str, str]
+    baseline: Snapshot
+    current: Snapshot
+    ours: frozenset[str]
+
+
+def table(number: int, lines: int) -> Table:
+    response = PosResponse(200, "OK", {"Content-Type": "application/json"},
+                           answer_body(number, lines))
+    order = response.json()
+    check = _check(order, f"T{number}", f"Mesa {number}", "PEN")
+    own = {line.line_id: "oa-line-1" for line in check.lines}
+    baseline = _snapshot(check, own)
+    current = _snapshot(_check(response.json(), f"T{number}", f"Mesa {number}", "PEN"), own)
+    return Table(response, order, check, own, baseline, current, own_line_ids(current))
+
+
+def _snapshot(check: PosCheck, own: dict[str, str]) -> Snapshot:
+    return to_snapshot(check, pos_table_id=check.table_id, own_lines=own, version=0,
+                       captured_at=NOW)
+
+
+STEPS: list[tuple[str, Callable[[Table], object]]] = [
+    ("answer JSON", lambda t: t.response.json()),
+    ("driver check", lambda t: _check(t.order, t.check.table_id, t.check.table_name, "PEN")),
+    ("contract snapshot", lambda t: _snapshot(t.check, t.own)),
+    ("diff", lambda t: diff_snapshots(t.baseline, t.current, t.ours)),
+    ("stream row JSON", lambda t: t.baseline.model_dump_json()),
+]
+
+
+def timed(step: Callable[[Table], object], tables: Sequence[Table], repeat: int) -> float:
+    """µs per call, the tables taken in turn (as the submission benchmark reads them)."""
+    started = time.perf_counter()
+    for _ in range(repeat):
+        for each in tables:
+            step(each)
+    return (time.perf_counter() - started) / (repeat * len(tables)) * 1e6
+
+
+async def bench(args: argparse.Namespace) -> dict[str, Any]:
+    tables = [table(n, args.lines) for n in range(1, args.tables + 1)]
+    rounds: dict[str, list[float]] = {name: [] for name, _ in STEPS}
+    for _ in range(args.rounds):
+        for name, step in STEPS:
+            rounds[name].append(timed(step, tables, args.repeat))
+    return {"facts": await machine_facts(None), "rounds": rounds, "lines": args.lines,
+            "tables": args.tables}
+
+
+def report(result: dict[str, Any]) -> str:
+    rows = [(name, statistics.median(times), min(times))
+            for name, times in result["rounds"].items()]
+    return "\n".join([
+        f"`{command_line('bench.check_lines')}`", "",
+        markdown_table([f"step ({result['tables']} checks of {result['lines']} lines)",
+                        "µs per check, median round", "best round"], rows),
+        "", "Machine:", *facts_lines(result["facts"]),
+    ])
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n", 1)[0])
+    parser.add_argument("--lines", type=int, default=60)
+    parser.add_argument("--tables", type=int, default=20)
+    parser.add_argument("--repeat", type=int, default=100)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    def document(result: dict[str, Any]) -> dict[str, Any]:
+        return {"commandLine": command_line("bench.check_lines"), **result}
+
+    return run_and_report(bench(args), report, document, args.json)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
