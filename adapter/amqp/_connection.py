@@ -182,14 +182,28 @@ async def connect_broker(
     raise AssertionError("unreachable")  # pragma: no cover
 
 
+class ClosedOnFailure(aio_pika.Connection):
+    """aio-pika's plain connection, closed when it fails to connect. Left to the garbage
+    collector, a failed one schedules its ``close()`` from ``__del__``, and with no loop
+    running at that moment the coroutine is dropped unawaited (a RuntimeWarning)."""
+
+    async def connect(self, timeout: aio_pika.abc.TimeoutType = None) -> None:
+        try:
+            await super().connect(timeout=timeout)
+        except BaseException:
+            with suppress(Exception):
+                await self.close()
+            raise
+
+
 async def connect_once(setting: str, *, timeout: float | None = None) -> AbstractConnection:
     """A plain connection (operator commands) to the first node of ``setting`` that
     answers; the last node's error when none does."""
     urls = broker_urls(setting)
     for url in urls[:-1]:
         with suppress(ConnectionError, OSError, aio_pika.exceptions.AMQPError):
-            return await aio_pika.connect(url, timeout=timeout)
-    return await aio_pika.connect(urls[-1], timeout=timeout)
+            return await aio_pika.connect(url, timeout=timeout, connection_class=ClosedOnFailure)
+    return await aio_pika.connect(urls[-1], timeout=timeout, connection_class=ClosedOnFailure)
 
 
 def without_credentials(setting: str) -> str:

@@ -19,9 +19,11 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import aio_pika
 import pytest
 
 from adapter.amqp import BROKER_UNREACHABLE, connect_failure, connect_once
+from adapter.amqp._connection import ClosedOnFailure
 from adapter.ops.health import check_broker
 from adapter.settings import Settings
 
@@ -173,3 +175,17 @@ async def test_health_names_the_certificate_failure(tls_server: TlsServer) -> No
 
     assert not check.ok
     assert check.detail.startswith("TLS certificate verification failed: ")
+
+
+async def test_a_connection_that_failed_is_closed_not_left_to_the_collector(
+    tls_server: TlsServer,
+) -> None:
+    """aio-pika's own class stays open: its ``__del__`` then schedules ``close()``, which
+    with no loop running is dropped unawaited (a RuntimeWarning in whatever runs then)."""
+    url = aio_pika.connection.make_url(f"amqps://guest:guest@127.0.0.1:{tls_server.port}/")
+    connection = ClosedOnFailure(url)
+
+    with pytest.raises(aio_pika.exceptions.AMQPConnectionError, match="CERTIFICATE_VERIFY"):
+        await connection.connect(timeout=5)
+
+    assert connection.is_closed
