@@ -59,8 +59,8 @@ async def snapshot_of(
     if own:
         known.update(own)
     unknown = [line for line in check.lines if line.line_id not in known]
-    own = {**known, **await resolve_own_lines(ctx.store, ctx.location_id, unknown)}
-    return to_snapshot(check, pos_table_id=table, own_lines=own, version=0,
+    ours = {**known, **await resolve_own_lines(ctx.store, ctx.location_id, unknown)}
+    return to_snapshot(check, pos_table_id=table, own_lines=ours, version=0,
                        captured_at=ctx.clock())
 
 
