@@ -27,6 +27,7 @@ import contextlib
 import itertools
 import math
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -487,6 +488,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--prefetch", type=int, default=32, help="both workers' prefetch")
     parser.add_argument("--amqp-url", default=amqp_url_from_env())
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--runs", type=int, default=1,
+                        help="whole runs, one after the other; with several, the medians "
+                             "over them are reported too")
     parser.add_argument("--py-spy", metavar="BIN",
                         help="record the adapter with this py-spy during its cells "
                              "(a profiled run is not a measurement)")
@@ -497,14 +501,65 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return args
 
 
+async def bench_runs(args: argparse.Namespace) -> list[dict[str, Any]]:
+    """``--runs`` whole runs, one after the other (each its own echo and adapter)."""
+    runs = []
+    for number in range(1, args.runs + 1):
+        if args.runs > 1:
+            print(f"run {number} of {args.runs}", flush=True)
+        runs.append(await bench(args))
+    return runs
+
+
+def report_runs(runs: list[dict[str, Any]], args: argparse.Namespace) -> str:
+    """Each run's report; with several, then the medians over the runs of the figures
+    that compare the adapter with the echo of its own run."""
+    parts = [report(result, args) for result in runs]
+    if len(runs) > 1:
+        parts.append(summary(runs))
+    return "\n\n".join(parts)
+
+
+def summary(runs: list[dict[str, Any]]) -> str:
+    """Per adapter cell, over the runs: the median (and the range) of msg/s ÷ echo, of
+    the p99, and of the worker's CPU per message ÷ the echo's in the same run."""
+    figures: dict[tuple[str, int], list[tuple[float, float, float]]] = {}
+    for result in runs:
+        cells: list[Cell] = result["cells"]
+        echo = {cell.in_flight: cell for cell in cells if cell.workload == "echo"}
+        for cell in cells:
+            base = echo.get(cell.in_flight)
+            if cell.workload == "echo" or base is None:
+                continue
+            figures.setdefault((cell.workload, cell.in_flight), []).append((
+                _ratio(cell.throughput, base.throughput), cell.p99 * 1000,
+                _ratio(cell.cpu_ms_per_message("worker"), base.cpu_ms_per_message("worker")),
+            ))
+    rows = []
+    for (workload, in_flight), values in figures.items():
+        ratios, p99s, cpus = (list(column) for column in zip(*values, strict=True))
+        rows.append([workload, in_flight, _median_range(ratios, 2), _median_range(p99s, 1),
+                     _median_range(cpus, 2)])
+    table = markdown_table(
+        ["workload", "in flight", "msg/s ÷ echo", "p99 ms", "worker CPU ÷ echo's"], rows)
+    return "\n".join([f"Over the {len(runs)} runs: median (lowest to highest)", "", table])
+
+
+def _median_range(values: list[float], digits: int) -> str:
+    return (f"{statistics.median(values):.{digits}f} "
+            f"({min(values):.{digits}f} to {max(values):.{digits}f})")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    return run_and_report(bench(args), lambda result: report(result, args), lambda result: {
-        "commandLine": command_line("bench.commands"),
-        "facts": result["facts"],
-        "cells": [cell.to_json() for cell in result["cells"]],
-        "notes": result["notes"],
-    }, args.json)
+    def document(runs: list[dict[str, Any]]) -> dict[str, Any]:
+        each = [{"facts": result["facts"], "cells": [cell.to_json() for cell in result["cells"]],
+                 "notes": result["notes"]} for result in runs]
+        return {"commandLine": command_line("bench.commands"),
+                **(each[0] if len(each) == 1 else {"runs": each})}
+
+    return run_and_report(bench_runs(args), lambda runs: report_runs(runs, args), document,
+                          args.json)
 
 if __name__ == "__main__":
     sys.exit(main())
