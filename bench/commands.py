@@ -496,6 +496,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                              "(a profiled run is not a measurement)")
     parser.add_argument("--profile-dir", type=Path, help="where py-spy writes (bench/results)")
     args = parser.parse_args(argv)
+    if args.runs < 1:
+        parser.error("--runs: at least 1")
     if args.py_spy is not None and shutil.which(args.py_spy) is None:
         parser.error(f"--py-spy: {args.py_spy} is not executable")
     return args
@@ -552,6 +554,7 @@ def _median_range(values: list[float], digits: int) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+
     def document(runs: list[dict[str, Any]]) -> dict[str, Any]:
         each = [{"facts": result["facts"], "cells": [cell.to_json() for cell in result["cells"]],
                  "notes": result["notes"]} for result in runs]
