@@ -239,10 +239,10 @@ class CommandConsumer:
                 await _settle(message.reject(requeue=False))
                 return (disposition.message_type, CommandOutcome.DEAD_LETTERED,
                         disposition.pos_table_id)
-            await _settle(message.ack())
+            await _settle(_ack(message))
             return (disposition.message_type, CommandOutcome.DEAD_LETTERED,
                     disposition.pos_table_id)
-        await _settle(message.ack())
+        await _settle(_ack(message))
         return disposition.message_type, disposition.outcome, disposition.pos_table_id
 
     def _previous_deliveries(self, message: AbstractIncomingMessage) -> int | None:
@@ -267,6 +267,14 @@ class CommandConsumer:
         log.warning("dead-lettered a command", reason=reason,
                     amqp_message_id=message.message_id, bytes=len(message.body))
         return True
+
+
+async def _ack(message: AbstractIncomingMessage) -> None:
+    """The ack queued for the connection's writer, not waited for until it drains to the
+    socket (a wake-up and a task switch per delivery); a broker that never gets it
+    redelivers the command, which the inbox answers again."""
+    assert message.delivery_tag is not None  # consumed with acks
+    await message.channel.basic_ack(message.delivery_tag, wait=False)
 
 
 async def _settle(operation: Awaitable[None]) -> None:
