@@ -156,6 +156,7 @@ class Metrics:
             {"version": software_version()}
         )
         self._served: dict[str, LocationMetrics] = {}
+        self._published: dict[tuple[str, str], Any] = {}
 
     def location(self, location_id: str, driver: str) -> LocationMetrics:
         """The view of one location served by this process."""
@@ -163,6 +164,15 @@ class Metrics:
         self.location_info.labels(location_id, driver).set(1)
         self.locations_served.set(len(self._served))
         return view
+
+    def published(self, location_id: str, message_type: str) -> None:
+        """A message the broker confirmed: counted once per message, its labelled child
+        looked up once (see ``LocationMetrics``)."""
+        key = (location_id, message_type)
+        child = self._published.get(key)
+        if child is None:
+            child = self._published[key] = self.messages_out.labels(location_id, message_type)
+        child.inc()
 
     def forget(self, location_id: str) -> None:
         """The location is no longer served here: its gauges go (counters stay)."""

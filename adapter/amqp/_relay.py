@@ -333,7 +333,7 @@ class OutboxRelay:
             self._backoffs.pop(location, None)
             confirmed.append(row.id)
             if self._metrics is not None:
-                self._metrics.messages_out.labels(location, row.message.message_type).inc()
+                self._metrics.published(location, row.message.message_type)
         return confirmed
 
     async def _publish(self, underlay: aiormq.Channel, row: OutboxRow) -> bool:
