@@ -28,6 +28,7 @@ from typing import TextIO
 import structlog
 
 from adapter.settings import LogFormat, LogLevel
+from handlers import merge_command_context
 
 CHATTY = ("aiormq", "aio_pika", "httpx", "uvicorn.access", "alembic.runtime.plugins")
 TRACING = ("httpcore", "hpack", "aiosqlite")
@@ -62,6 +63,7 @@ def configure_logging(level: LogLevel = LogLevel.INFO, fmt: LogFormat = LogForma
     numeric = logging.getLevelName(level.value.upper())
     shared: list[structlog.types.Processor] = [
         structlog.contextvars.merge_contextvars,
+        merge_command_context,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),

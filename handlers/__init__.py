@@ -11,6 +11,7 @@ from handlers._context import HandlerContext, StreamListener
 from handlers._deadline import Deadline
 from handlers._dispatch import Ack, DeadLetter, Dispatcher, Disposition
 from handlers._locks import LockTimeout, TableLocks
+from handlers._log_context import command_context, merge_command_context
 from handlers._messages import outgoing
 from handlers._outcome import CommandOutcome
 from handlers._pos import call_pos
@@ -58,5 +59,7 @@ __all__ = [
     "TableLocks",
     "WriteSet",
     "call_pos",
+    "command_context",
+    "merge_command_context",
     "outgoing",
 ]

@@ -38,6 +38,7 @@ from handlers._command import (
 from handlers._context import HandlerContext
 from handlers._deadline import Deadline
 from handlers._locks import LockTimeout
+from handlers._log_context import command_context
 from handlers._outcome import CommandOutcome
 from handlers._records import DuplicateMessage, InboxRecord, JournalEntry, WriteSet
 from schemas import (
@@ -118,7 +119,7 @@ class Dispatcher:
             return await self._dead_letter(
                 incoming, f"no handler for messageType {command.message_type}"
             )
-        with structlog.contextvars.bound_contextvars(
+        with command_context(
             locationId=self.ctx.location_id,
             messageId=command.message_id,
             messageType=str(command.message_type),

@@ -23,6 +23,9 @@ level, fmt = LogLevel(sys.argv[1]), LogFormat(sys.argv[2])
 configure_logging(level, fmt)
 configure_logging(level, fmt)  # a second call replaces the first: no doubled lines
 structlog.contextvars.bind_contextvars(locationId="loc-7")
+from handlers import command_context
+command = command_context(messageId="m-7", posTableId="T7")
+command.__enter__()  # the dispatcher's, around the command's lines
 ours = structlog.get_logger("pos_adapter.worker")
 driver = logging.getLogger("pos_drivers.restai")
 aiormq = logging.getLogger("aiormq.connection")
@@ -72,6 +75,7 @@ def test_library_and_driver_lines_are_json_with_the_bound_context() -> None:
     ]
     for line in lines:
         assert line["locationId"] == "loc-7"
+        assert (line["messageId"], line["posTableId"]) in (("m-7", "T7"), ("m-7", "T4"))
         assert datetime.fromisoformat(line["timestamp"]).utcoffset() is not None
     assert [(line["level"], line["logger"]) for line in lines] == [
         ("error", "aiormq.connection"),
@@ -117,5 +121,6 @@ def test_the_console_format_renders_library_lines_too() -> None:
     assert "[error" in aiormq
     assert "[aiormq.connection]" in aiormq
     assert "locationId=loc-7" in aiormq
+    assert "messageId=m-7" in aiormq
     assert not any(line.startswith(("ERROR:", "INFO:", "WARNING:")) for line in lines)
     assert "ZeroDivisionError: division by zero" in lines
