@@ -167,6 +167,11 @@ def _opened(current: Snapshot, own_line_ids: frozenset[str]) -> list[Change]:
 def _line_changes(
     before: Sequence[Line], after: Sequence[Line], own_line_ids: frozenset[str]
 ) -> _Found:
+    # A check read again starts with the lines it had, the very same objects (see
+    # handlers._snapshots.to_line): that prefix has no changes, and as line ids are unique
+    # within a snapshot, none of its ids can be matched by the rest.
+    same = _same_prefix(before, after)
+    before, after = before[same:], after[same:]
     old = {line.pos_line_id: line for line in before}
     found: _Found = []
     for line in after:
@@ -181,6 +186,16 @@ def _line_changes(
         (ChangeType.LINE_REMOVED, line) for line in before if line.pos_line_id not in current_ids
     ]
     return found
+
+
+def _same_prefix(before: Sequence[Line], after: Sequence[Line]) -> int:
+    """How many lines both start with, object for object."""
+    same = 0
+    for old, new in zip(before, after, strict=False):
+        if old is not new:
+            break
+        same += 1
+    return same
 
 
 def _edits(before: Line, after: Line) -> list[ChangeType]:

@@ -576,3 +576,14 @@ def test_applying_the_changes_gives_the_current_check(scenario: Scenario) -> Non
     changes = diff_snapshots(scenario.baseline, scenario.current, scenario.own_ids)
     applied = apply_changes(scenario.baseline, changes, joined=scenario.own)
     assert applied == (scenario.current.lines, scenario.current.discounts)
+
+
+@settings(deadline=None)
+@given(scenarios())
+def test_lines_shared_with_the_baseline_are_only_a_shortcut(scenario: Scenario) -> None:
+    """A read shares its unchanged lines with the baseline (``to_line``), which the engine
+    skips; the same read with every line a copy is diffed alike."""
+    copied = scenario.current.model_copy(update={
+        "lines": tuple(line.model_copy() for line in scenario.current.lines)})
+    assert diff_snapshots(scenario.baseline, copied, scenario.own_ids) == diff_snapshots(
+        scenario.baseline, scenario.current, scenario.own_ids)
