@@ -63,9 +63,13 @@ def open_stream(
     )
 
 
+_OPENAPP = LineOrigin.OPENAPP
+"""Looked up once: a member through its enum class costs a lookup per line."""
+
+
 def own_line_ids(snapshot: Snapshot) -> frozenset[str]:
     return frozenset(
-        line.pos_line_id for line in snapshot.lines if line.origin is LineOrigin.OPENAPP
+        line.pos_line_id for line in snapshot.lines if line.origin is _OPENAPP
     )
 
 
