@@ -62,8 +62,8 @@ def configure_logging(level: LogLevel = LogLevel.INFO, fmt: LogFormat = LogForma
     replaces the configuration (no second handler, no doubled lines)."""
     numeric = logging.getLevelName(level.value.upper())
     shared: list[structlog.types.Processor] = [
+        merge_command_context,  # first: the command's fields win over the task's context
         structlog.contextvars.merge_contextvars,
-        merge_command_context,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
