@@ -38,7 +38,7 @@ def _ref_candidates(ref: str) -> list[str]:
     return [ref[:i] for i, char in enumerate(ref) if char == ":"]
 
 
-_OPENAPP = LineOrigin.OPENAPP
+OPENAPP = LineOrigin.OPENAPP
 """Looked up once: a member through its enum class costs a lookup per line."""
 
 
@@ -58,7 +58,7 @@ async def snapshot_of(
     known = {
         line.pos_line_id: line.open_app_line_id
         for line in (baseline.lines if baseline else ())
-        if line.origin is _OPENAPP and line.open_app_line_id
+        if line.origin is OPENAPP and line.open_app_line_id
     }
     if own:
         known.update(own)

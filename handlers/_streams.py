@@ -13,12 +13,11 @@ from datetime import datetime
 
 from handlers._messages import outgoing
 from handlers._records import OutgoingMessage, StreamRecord, StreamStatus
-from handlers._snapshots import to_line
+from handlers._snapshots import OPENAPP, to_line
 from handlers.diff import closed_snapshot, diff_snapshots
 from pos_drivers import PosLine
 from schemas import (
     ChangeType,
-    LineOrigin,
     OrderStatus,
     Snapshot,
     TableOrderSnapshotChanged,
@@ -63,13 +62,9 @@ def open_stream(
     )
 
 
-_OPENAPP = LineOrigin.OPENAPP
-"""Looked up once: a member through its enum class costs a lookup per line."""
-
-
 def own_line_ids(snapshot: Snapshot) -> frozenset[str]:
     return frozenset(
-        line.pos_line_id for line in snapshot.lines if line.origin is _OPENAPP
+        line.pos_line_id for line in snapshot.lines if line.origin is OPENAPP
     )
 
 
