@@ -4,7 +4,8 @@ SQLite gets WAL (readers never block the writer), ``synchronous=NORMAL`` (a comm
 transaction survives a process crash such as kill -9; only a power loss can drop the
 last commits), a busy timeout, and write transactions that begin IMMEDIATE: a deferred
 BEGIN that later upgrades to a write lock fails under concurrent writers in WAL.
-Writes go through one connection (the group committer), reads through another.
+Writes go through one connection (the group committer), reads through another; the
+writers leave checkpoints to a task of the store (``_checkpoint``).
 
 Another process reading the store (the operators' commands) gets an engine of its own,
 read-only at the database's level (``PRAGMA query_only`` on SQLite, read-only
@@ -25,6 +26,9 @@ Insert = Callable[[Table], Any]
 """The dialect's INSERT, which has ON CONFLICT (upserts)."""
 
 BUSY_TIMEOUT_MS = 10_000
+WRITER_AUTOCHECKPOINT_PAGES = 25_000
+"""A writer's commit checkpoints only past this many pages of log (some 100 MB): a safety
+net, should the store's checkpoint task not keep up (SQLite's default is 1,000)."""
 
 
 def is_sqlite(url: str) -> bool:
@@ -56,7 +60,8 @@ def create_engines(url: str) -> tuple[AsyncEngine, AsyncEngine | None]:
 
 def tune_sqlite(engine: Engine, *, immediate: bool | None) -> None:
     """WAL and a busy timeout; ``immediate`` True/False: how a transaction begins (None:
-    autocommit, no BEGIN at all)."""
+    autocommit, no BEGIN at all). A connection that writes (``immediate`` True) leaves
+    checkpoints to the store's checkpoint task."""
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Take transaction control from the driver so that BEGIN is ours to emit.
@@ -65,6 +70,8 @@ def tune_sqlite(engine: Engine, *, immediate: bool | None) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        if immediate:
+            cursor.execute(f"PRAGMA wal_autocheckpoint={WRITER_AUTOCHECKPOINT_PAGES}")
         cursor.close()
 
     if immediate is None:

@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy import Row, Select, bindparam, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from adapter.store._checkpoint import CHECKPOINT_INTERVAL, Checkpointer
 from adapter.store._committer import Committed, GroupCommitter, Job
 from adapter.store._engine import create_engines, insert_for, is_sqlite
 from adapter.store._inbox import InboxLookups
@@ -60,9 +61,13 @@ _SUBMISSIONS = select(submissions).where(
 class SqlStore:
     """The adapter's store (implements ``handlers.Store``)."""
 
-    def __init__(self, url: str, *, migrate_apart: bool = False) -> None:
+    def __init__(
+        self, url: str, *, migrate_apart: bool = False,
+        checkpoint_interval: float = CHECKPOINT_INTERVAL,
+    ) -> None:
         """``migrate_apart``: a store to migrate is migrated by a child process (the
-        worker's choice: alembic is then never loaded into it)."""
+        worker's choice: alembic is then never loaded into it). ``checkpoint_interval``:
+        seconds between SQLite's WAL checkpoints while the store is written."""
         self.url = url
         self._migrate_apart = migrate_apart
         self._writer, self._reader = create_engines(url)
@@ -73,6 +78,8 @@ class SqlStore:
         sqlite = is_sqlite(url)
         self._write_thread = SqliteThread(url, name="store-writer", writer=True) if sqlite else None
         self._read_thread = SqliteThread(url, name="store-reader", writer=False) if sqlite else None
+        self.checkpointer = Checkpointer(url, interval=checkpoint_interval) if sqlite else None
+        """SQLite's WAL checkpoints, run in the background (None on PostgreSQL)."""
         self._committer = GroupCommitter(
             self._writer, insert=insert_for(url), on_commit=self._committed,
             thread=self._write_thread,
@@ -88,6 +95,8 @@ class SqlStore:
             self._read_conn = await self._reader.connect()
         await self.reload()
         self._committer.start()
+        if self.checkpointer is not None:
+            self.checkpointer.start()
 
     async def reload(self) -> None:
         """Load the caches from the store: on start, and when this process takes a
@@ -122,6 +131,8 @@ class SqlStore:
 
     async def close(self) -> None:
         await self._committer.stop()
+        if self.checkpointer is not None:
+            await self.checkpointer.stop()
         for thread in (self._write_thread, self._read_thread):
             if thread is not None:
                 await thread.close()
@@ -138,6 +149,8 @@ class SqlStore:
         self._outbox_listeners.append(listener)
 
     def _committed(self, committed: Committed) -> None:
+        if self.checkpointer is not None:
+            self.checkpointer.written()
         for writes in committed.write_sets:
             for stream in writes.streams:
                 self._cache_stream(stream)
