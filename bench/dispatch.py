@@ -20,7 +20,9 @@ process on a free port; the outbox rows each commit hands out are marked sent at
 Per round, each workload in a new process of the mock POS and a new store: ``--commands``
 after a warm-up of 300, ``--in-flight`` at a time. The CPU time of this process (every
 thread: the store's included) per command, and the commands per second; the median round
-and the range.
+and the range. Also each command's time from the dispatcher's call to its return (its
+commit included; no broker): p50 and p99, the median round: the worker's own part of
+``bench.commands``' latency.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import statistics
 import sys
 import tempfile
@@ -53,6 +56,7 @@ from bench._support import (
     http_ok,
     machine_facts,
     markdown_table,
+    percentile,
     run_and_report,
     wait_until,
 )
@@ -124,17 +128,22 @@ class Location:
                 ctx, product_cache_ttl=PRODUCT_CACHE_TTL),
         })
 
-    async def send(self, bodies: Sequence[bytes], in_flight: int) -> None:
-        """Every body dispatched, ``in_flight`` at a time; each must succeed."""
+    async def send(self, bodies: Sequence[bytes], in_flight: int) -> list[float]:
+        """Every body dispatched, ``in_flight`` at a time; each must succeed. How long
+        each took, in seconds, its commit included."""
         pending = iter(bodies)
+        took: list[float] = []
 
         async def worker() -> None:
             for body in pending:
+                started = time.perf_counter()
                 answer = await self.dispatcher.dispatch(body, redelivered=False)
+                took.append(time.perf_counter() - started)
                 if getattr(answer, "outcome", None) not in ("RESOLVED", "ACCEPTED"):
                     raise RuntimeError(f"a command was not answered as expected: {answer}")
 
         await asyncio.gather(*(worker() for _ in range(in_flight)))
+        return took
 
     async def open_streams(self, tables: Sequence[str]) -> dict[str, str]:
         sessions = {table: str(uuid.uuid4()) for table in tables}
@@ -178,9 +187,10 @@ async def measure(place: Location, body: Body, commands: int, in_flight: int) ->
     await place.send([body(n) for n in range(WARMUP)], in_flight)
     bodies = [body(WARMUP + n) for n in range(commands)]
     cpu, wall = time.process_time(), time.perf_counter()
-    await place.send(bodies, in_flight)
+    took = await place.send(bodies, in_flight)
     cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
-    return {"cpuMs": cpu * 1000 / commands, "perSecond": commands / wall}
+    return {"cpuMs": cpu * 1000 / commands, "perSecond": commands / wall,
+            "p50Ms": percentile(took, 0.50) * 1000, "p99Ms": percentile(took, 0.99) * 1000}
 
 
 async def one_round(args: argparse.Namespace, work: Path) -> dict[str, dict[str, float]]:
@@ -209,14 +219,14 @@ def report(result: dict[str, Any]) -> str:
     rows = []
     for workload in ("snapshot", "submission"):
         cpu = [r[workload]["cpuMs"] for r in result["rounds"]]
-        rate = [r[workload]["perSecond"] for r in result["rounds"]]
         rows.append((workload, statistics.median(cpu), f"{min(cpu):.3f} to {max(cpu):.3f}",
-                     statistics.median(rate)))
+                     *(statistics.median(r[workload].get(key, math.nan) for r in result["rounds"])
+                       for key in ("perSecond", "p50Ms", "p99Ms"))))
     return "\n".join([
         f"`{command_line('bench.dispatch')}`", "",
         markdown_table([f"workload ({result['commands']} commands, {result['inFlight']} in "
-                        "flight)", "CPU ms per command, median", "range", "commands/s"],
-                       rows),
+                        "flight)", "CPU ms per command, median", "range", "commands/s",
+                        "p50 ms", "p99 ms"], rows),
         "", "Machine:", *facts_lines(result["facts"]),
     ])
 
