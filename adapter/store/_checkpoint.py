@@ -56,6 +56,9 @@ class Checkpointer:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
+        for waiter in self._waiters:
+            waiter.cancel()  # no checkpoint is coming
+        self._waiters = []
         await self._thread.close()  # after a checkpoint still running in the thread
 
     def written(self) -> None:
