@@ -9,7 +9,8 @@ do. Here the handlers run as the worker runs them minus AMQP: the dispatcher of 
 location over a SQLite store (a temporary file, as ``pos-adapter run`` keeps it), the
 ``mock`` driver metered as the worker meters it, and ``pos-adapter mock-pos`` in a child
 process on a free port; the outbox rows each commit hands out are marked sent as soon
-as the commit has returned (the relay's store work, not its publishing). The workloads are ``bench.commands``':
+as the commit has returned (the relay's store work, not its publishing). The workloads
+are ``bench.commands``':
 
 - ``snapshot``: TableOrderSnapshotRequested on ten tables with three waiter lines each,
   every table's stream open;
@@ -30,7 +31,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import math
 import statistics
 import sys
 import tempfile
@@ -223,7 +223,7 @@ def report(result: dict[str, Any]) -> str:
     for workload in ("snapshot", "submission"):
         cpu = [r[workload]["cpuMs"] for r in result["rounds"]]
         rows.append((workload, statistics.median(cpu), f"{min(cpu):.3f} to {max(cpu):.3f}",
-                     *(statistics.median(r[workload].get(key, math.nan) for r in result["rounds"])
+                     *(statistics.median(r[workload][key] for r in result["rounds"])
                        for key in ("perSecond", "p50Ms", "p99Ms"))))
     return "\n".join([
         f"`{command_line('bench.dispatch')}`", "",
