@@ -156,7 +156,7 @@ class Metrics:
             {"version": software_version()}
         )
         self._served: dict[str, LocationMetrics] = {}
-        self._published: dict[tuple[str, str], Any] = {}
+        self._children = LabelledChildren()
 
     def location(self, location_id: str, driver: str) -> LocationMetrics:
         """The view of one location served by this process."""
@@ -166,13 +166,8 @@ class Metrics:
         return view
 
     def published(self, location_id: str, message_type: str) -> None:
-        """A message the broker confirmed: counted once per message, its labelled child
-        looked up once (see ``LocationMetrics``)."""
-        key = (location_id, message_type)
-        child = self._published.get(key)
-        if child is None:
-            child = self._published[key] = self.messages_out.labels(location_id, message_type)
-        child.inc()
+        """A message the broker confirmed (counted once per message)."""
+        self._children(self.messages_out, location_id, message_type).inc()
 
     def forget(self, location_id: str) -> None:
         """The location is no longer served here: its gauges go (counters stay)."""
@@ -185,6 +180,21 @@ class Metrics:
         with contextlib.suppress(KeyError):
             self.location_info.remove(location_id, view.driver)
         self.locations_served.set(len(self._served))
+
+
+class LabelledChildren:
+    """Labelled children looked up once: ``labels()`` formats and locks on every call, and
+    each command, POS call and published message counts. Their labels are bounded sets."""
+
+    def __init__(self) -> None:
+        self._found: dict[tuple[object, ...], Any] = {}
+
+    def __call__(self, metric: Any, *labels: str) -> Any:
+        key = (metric, *labels)
+        child = self._found.get(key)
+        if child is None:
+            child = self._found[key] = metric.labels(*labels)
+        return child
 
 
 class LocationMetrics:
@@ -202,16 +212,10 @@ class LocationMetrics:
         self.pos_errors = metrics.pos_errors
         self.last_pos_answer: float | None = None
         """When (monotonic) the POS last answered a call, None since a call failed."""
-        # Each command and POS call counts here: the labelled children are looked up once
-        # (``labels()`` formats and locks on every call). Their labels are bounded sets.
-        self._children: dict[tuple[object, ...], Any] = {}
+        self._children = LabelledChildren()
 
     def _child(self, metric: Any, *labels: str) -> Any:
-        key = (metric, *labels)
-        child = self._children.get(key)
-        if child is None:
-            child = self._children[key] = metric.labels(self.location_id, *labels)
-        return child
+        return self._children(metric, self.location_id, *labels)
 
     def command_settled(self, message_type: str, outcome: str, seconds: float) -> None:
         metrics = self._metrics

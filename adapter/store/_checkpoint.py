@@ -70,11 +70,12 @@ class Checkpointer:
         busy, log_pages, checkpointed = await self._thread.read(_checkpoint)
         return WalCheckpoint(bool(busy), log_pages, checkpointed)
 
-    async def next_checkpoint(self) -> WalCheckpoint:
-        """What the task's next checkpoint finds, once it is done."""
+    def next_checkpoint(self) -> asyncio.Future[WalCheckpoint]:
+        """What the task's next checkpoint finds, once it is done: waiting from the moment
+        of the call (no checkpoint that ends before the caller awaits it is missed)."""
         waiter: asyncio.Future[WalCheckpoint] = asyncio.get_running_loop().create_future()
         self._waiters.append(waiter)
-        return await waiter
+        return waiter
 
     async def _loop(self) -> None:
         while True:

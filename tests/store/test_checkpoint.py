@@ -68,6 +68,8 @@ async def test_the_task_checkpoints_while_the_store_is_written(tmp_path: Path) -
 
         # In WAL mode only a checkpoint writes the database file: the results get there
         # once the task has checkpointed after the last commit (a timeout if it never does).
+        # The waiter is registered right after the size is read, with no await between:
+        # a checkpoint ending meanwhile either grew the file already or resolves it.
         while database.stat().st_size <= 5 * 60_000:
             done = await asyncio.wait_for(checkpointer.next_checkpoint(), 10)
             assert not done.busy
