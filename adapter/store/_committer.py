@@ -11,9 +11,10 @@ whose messageId was answered already (by this process or another) is refused wit
 DuplicateMessage, and nothing else of it is written, its journal entry neither (the
 dispatcher journals the duplicate itself).
 
-On SQLite a batch of write sets is one hop to the store's writer thread (``_thread``),
-its statements on the DBAPI cursor (``_statements``); a batch with a job (``run``) goes
-through the async engine's connection, as every batch does on PostgreSQL.
+On SQLite a batch of write sets is one call of the store's writer connection, on the
+event loop (``_on_loop``), its statements on the DBAPI cursor (``_statements``); a batch
+with a job (``run``) goes through the async engine's connection, as every batch does on
+PostgreSQL.
 
 A write set's outbox rows keep the trace context of the task that handed it over (the
 command's, ``adapter.tracing.current``); with tracing on, its wait and transaction are
@@ -34,6 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from adapter import tracing
 from adapter.store._engine import Insert
+from adapter.store._on_loop import SqliteOnLoop
 from adapter.store._rows import (
     OutboxRow,
     inbox_values,
@@ -43,7 +45,6 @@ from adapter.store._rows import (
     submission_values,
 )
 from adapter.store._statements import SqliteStatements, Statements
-from adapter.store._thread import SqliteThread
 from handlers import DuplicateMessage, WriteSet
 from schemas import utc_now
 
@@ -83,13 +84,13 @@ class GroupCommitter:
         *,
         insert: Insert,
         on_commit: Callable[[Committed], None],
-        thread: SqliteThread | None = None,
+        sqlite: SqliteOnLoop | None = None,
     ) -> None:
-        """``thread`` (SQLite): writes a batch without jobs in one hop to its thread."""
+        """``sqlite``: writes a batch without jobs in one call of that connection."""
         self._engine = engine
-        self._thread = thread
+        self._sqlite = sqlite
         self._on_commit = on_commit
-        self._sql = SqliteStatements(insert) if thread is not None else Statements(insert)
+        self._sql = SqliteStatements(insert) if sqlite is not None else Statements(insert)
         self._pending: list[_Pending] = []
         self._sent_ids: list[int] = []
         self._wakeup = asyncio.Event()
@@ -207,8 +208,8 @@ class GroupCommitter:
         self, batch: list[_Pending], sent: list[int]
     ) -> tuple[list[Any], Committed]:
         writes = [(p.writes, p.trace) for p in batch if p.writes is not None]
-        if self._thread is not None and len(writes) == len(batch):
-            errors, committed = await self._thread.transaction(
+        if self._sqlite is not None and len(writes) == len(batch):
+            errors, committed = await self._sqlite.transaction(
                 lambda conn: self._apply(conn, writes, sent)
             )
             return list(errors), committed

@@ -58,7 +58,9 @@ def create_engines(url: str) -> tuple[AsyncEngine, AsyncEngine | None]:
     return writer, None
 
 
-def tune_sqlite(engine: Engine, *, immediate: bool | None) -> None:
+def tune_sqlite(
+    engine: Engine, *, immediate: bool | None, busy_timeout_ms: int = BUSY_TIMEOUT_MS
+) -> None:
     """WAL and a busy timeout; ``immediate`` True/False: how a transaction begins (None:
     autocommit, no BEGIN at all). A connection that writes (``immediate`` True) leaves
     checkpoints to the store's checkpoint task."""
@@ -69,7 +71,7 @@ def tune_sqlite(engine: Engine, *, immediate: bool | None) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        cursor.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
         if immediate:
             cursor.execute(f"PRAGMA wal_autocheckpoint={WRITER_AUTOCHECKPOINT_PAGES}")
         cursor.close()

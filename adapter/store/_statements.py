@@ -6,7 +6,7 @@ dict, then a processor call per value), the larger part of a group commit's CPU 
 SQLite's hops were gone. :class:`SqliteStatements` compiles each statement once and
 passes each row through the column types' own bind processors (so values are stored
 exactly as ``Connection.execute`` stores them) to the cursor: ``executemany``, or a
-row at a time where RETURNING answers (no hop: it runs in the store's thread).
+row at a time where RETURNING answers (no hop: it runs where the transaction runs).
 """
 
 from __future__ import annotations

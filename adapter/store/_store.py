@@ -1,7 +1,8 @@
 """The SQL store: reads through one connection, writes through the group committer.
 
-On SQLite both are connections of SQLAlchemy's synchronous engine, each in a thread of
-its own (``_thread``): a read or a group commit is one hop there.
+On SQLite both are connections of SQLAlchemy's synchronous engine used on the event
+loop itself, a thread's only while another connection holds the database's lock
+(``_on_loop``).
 
 The active streams of each location are cached: loaded from the store on start and kept
 up to date from each commit, which is sound because one process writes a location's
@@ -29,6 +30,7 @@ from adapter.store._engine import create_engines, insert_for, is_sqlite
 from adapter.store._inbox import InboxLookups
 from adapter.store._lookups import INBOX_ROWS, SUBMISSION, SqliteLookup
 from adapter.store._migrate import migrate
+from adapter.store._on_loop import SqliteOnLoop
 from adapter.store._rows import (
     OutboxRow,
     inbox_record,
@@ -38,7 +40,6 @@ from adapter.store._rows import (
 )
 from adapter.store._statements import PLACEHOLDER
 from adapter.store._tables import inbox, journal, outbox, streams, submissions
-from adapter.store._thread import SqliteThread
 from handlers import (
     InboxRecord,
     StreamRecord,
@@ -76,13 +77,16 @@ class SqlStore:
         self._inbox_lookups = InboxLookups(self._inbox_rows)
         self._prepared_lookups: dict[Select[Any], SqliteLookup] = {}
         sqlite = is_sqlite(url)
-        self._write_thread = SqliteThread(url, name="store-writer", writer=True) if sqlite else None
-        self._read_thread = SqliteThread(url, name="store-reader", writer=False) if sqlite else None
+        self._sqlite_writer: SqliteOnLoop | None = None
+        self._sqlite_reader: SqliteOnLoop | None = None
+        if sqlite:
+            self._sqlite_writer = SqliteOnLoop(url, name="store-writer", writer=True)
+            self._sqlite_reader = SqliteOnLoop(url, name="store-reader", writer=False)
         self.checkpointer = Checkpointer(url, interval=checkpoint_interval) if sqlite else None
         """SQLite's WAL checkpoints, run in the background (None on PostgreSQL)."""
         self._committer = GroupCommitter(
             self._writer, insert=insert_for(url), on_commit=self._committed,
-            thread=self._write_thread,
+            sqlite=self._sqlite_writer,
         )
         self._active: dict[str, dict[str, StreamRecord]] = {}
         self._outbox_listeners: list[Callable[[list[OutboxRow]], None]] = []
@@ -133,9 +137,9 @@ class SqlStore:
         await self._committer.stop()
         if self.checkpointer is not None:
             await self.checkpointer.stop()
-        for thread in (self._write_thread, self._read_thread):
-            if thread is not None:
-                await thread.close()
+        for connection in (self._sqlite_writer, self._sqlite_reader):
+            if connection is not None:
+                await connection.close()
         await self._inbox_lookups.close()
         if self._read_conn is not None:
             await self._read_conn.close()
@@ -170,8 +174,8 @@ class SqlStore:
     async def _fetch(
         self, statement: Any, params: dict[str, Any] | None = None
     ) -> Sequence[Row[Any]]:
-        if self._read_thread is not None:
-            return await self._read_thread.read(
+        if self._sqlite_reader is not None:
+            return await self._sqlite_reader.read(
                 lambda conn: conn.execute(statement, params).all()
             )
         assert self._read_conn is not None, "SqlStore.start() first"
@@ -180,19 +184,19 @@ class SqlStore:
 
     async def _lookup(self, statement: Select[Any], params: dict[str, Any]) -> Sequence[Any]:
         """A per-command lookup: on SQLite on the DBAPI cursor (``_lookups``)."""
-        if self._read_thread is None:
+        if self._sqlite_reader is None:
             return await self._fetch(statement, params)
         lookup = self._prepared_lookups.get(statement)
         if lookup is None:
-            dialect = self._read_thread.engine.dialect
+            dialect = self._sqlite_reader.engine.dialect
             lookup = self._prepared_lookups[statement] = SqliteLookup(statement, dialect, params)
-        return await self._read_thread.read(lambda conn: lookup.fetch(conn, params))
+        return await self._sqlite_reader.read(lambda conn: lookup.fetch(conn, params))
 
     async def inbox_entry(self, message_id: str) -> InboxRecord | None:
         return await self._inbox_lookups.get(message_id)
 
     async def _inbox_rows(self, message_ids: list[str]) -> dict[str, InboxRecord]:
-        if self._read_thread is None:
+        if self._sqlite_reader is None:
             rows = await self._fetch(_INBOX_ROWS, {"ids": message_ids})
         else:
             rows = await self._lookup(INBOX_ROWS, {"ids_json": json.dumps(message_ids)})
