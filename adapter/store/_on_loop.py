@@ -13,8 +13,8 @@ sync, and the checkpoints, which sync, are the checkpoint task's, in a thread of
 What would stop the loop is a lock another connection holds (an operator's command
 writing, another process): the connection here waits for none (busy timeout 0). When the
 database is busy the work goes to a thread that waits with the usual busy timeout
-(:class:`SqliteThread`), and so does every call made before that thread has finished,
-so that calls keep their order.
+(:class:`SqliteThread`), and so does every call made while one is there, so that calls
+keep their order.
 """
 
 from __future__ import annotations
