@@ -22,12 +22,23 @@ _ESCAPE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F])")
 
 
 def is_storable(text: str) -> bool:
-    return _UNSTORABLE.search(text) is None
+    """Without NUL and lone surrogates. Asked of every text the store writes, some of it
+    a whole check's JSON: C-speed checks (``isascii`` is a flag of the string, a lone
+    surrogate is the one code point UTF-8 cannot encode), not a scan by the regex."""
+    if "\x00" in text:
+        return False
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def storable(text: str) -> str:
     """``text`` with lone surrogates and NUL written as ``\\uXXXX`` (the rest unchanged)."""
-    if _UNSTORABLE.search(text) is None:
+    if is_storable(text):
         return text
     return _UNSTORABLE.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
 
