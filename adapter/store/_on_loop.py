@@ -8,7 +8,8 @@ to get it back from the event loop, which holds it while it runs, up to the
 interpreter's switch interval (5 ms). With ten commands in flight a commit waited some
 6 ms for its 0.7 ms of work (bench/README.md, step 16). On the loop the work waits for
 nothing: in WAL mode with ``synchronous=NORMAL`` a commit appends to the log without a
-sync, and the checkpoints, which sync, are the checkpoint task's, in a thread of its own.
+sync, and the checkpoints, which sync, are the checkpoint task's, in a thread of its own
+(a writer checkpoints itself only past 25,000 pages of log: should that task stop).
 
 What would stop the loop is a lock another connection holds (an operator's command
 writing, another process): the connection here waits for none (busy timeout 0). When the
