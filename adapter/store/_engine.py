@@ -46,7 +46,7 @@ def insert_for(url: str) -> Insert:
 def create_engines(url: str) -> tuple[AsyncEngine, AsyncEngine | None]:
     """The (writer, reader) engines for ``url``; reads run in autocommit, so that a
     connection kept open never pins an old snapshot. SQLite has no async reader: its
-    reads go to a thread of their own (``_thread``)."""
+    reads run on a connection of the synchronous engine (``_on_loop``)."""
     if not is_sqlite(url):
         writer = create_async_engine(url, pool_size=2, max_overflow=2, pool_pre_ping=True)
         reader = create_async_engine(

@@ -94,10 +94,6 @@ class SqliteThread:
         self._name = name
         self._thread: threading.Thread | None = None
 
-    @property
-    def engine(self) -> Engine:
-        return self._db.engine
-
     async def transaction(self, work: Callable[[Connection], T]) -> T:
         return await self._call(partial(self._db.transaction, work))
 
