@@ -13,7 +13,7 @@ times per round; the median round's time per check is shown, in microseconds:
 - ``driver check``: the mock driver's ``PosCheck`` of it (``pos_drivers.mock._driver``);
 - ``contract snapshot``: the contract's ``Snapshot`` of that check (``to_snapshot``);
 - ``diff``: the changes from the baseline to that snapshot (none: ``diff_snapshots``);
-- ``stream row JSON``: the baseline as the stream's row stores it (``model_dump_json``).
+- ``stream row JSON``: the baseline as the stream's row stores it (``snapshot_json``).
 
 Every read of a table (a snapshot request, the watcher, a submission's catch-up) does the
 first four; a commit that moves a stream does the last.
@@ -39,7 +39,7 @@ from handlers.diff import diff_snapshots
 from pos_drivers import PosCheck
 from pos_drivers._http_response import PosResponse
 from pos_drivers.mock._driver import _check
-from schemas import Snapshot
+from schemas import Snapshot, snapshot_json
 
 NOW = datetime.now(UTC)
 
@@ -90,7 +90,7 @@ STEPS: list[tuple[str, Callable[[Table], object]]] = [
     ("driver check", lambda t: _check(t.order, t.check.table_id, t.check.table_name, "PEN")),
     ("contract snapshot", lambda t: _snapshot(t.check, t.own)),
     ("diff", lambda t: diff_snapshots(t.baseline, t.current, t.ours)),
-    ("stream row JSON", lambda t: t.baseline.model_dump_json()),
+    ("stream row JSON", lambda t: snapshot_json(t.baseline)),
 ]
 
 

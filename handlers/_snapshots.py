@@ -16,6 +16,7 @@ from handlers._context import HandlerContext
 from handlers._records import Store
 from pos_drivers import PosCheck, PosDiscount, PosLine
 from schemas import (
+    ByIdentity,
     Discount,
     Line,
     LineOrigin,
@@ -55,17 +56,27 @@ async def snapshot_of(
     Lines the baseline already knows as ours, and ``own`` (posLineId -> OpenApp lineId:
     lines a submission just created), are ours without a store lookup.
     """
-    known = {
-        line.pos_line_id: line.open_app_line_id
-        for line in (baseline.lines if baseline else ())
-        if line.origin is OPENAPP and line.open_app_line_id
-    }
+    known = _own_lines_of(baseline) if baseline else {}
     if own:
-        known.update(own)
+        known = {**known, **own}
     unknown = [line for line in check.lines if line.line_id not in known]
     ours = {**known, **await resolve_own_lines(ctx.store, ctx.location_id, unknown)}
     return to_snapshot(check, pos_table_id=table, own_lines=ours, version=0,
                        captured_at=ctx.clock())
+
+
+def _our_lines(baseline: Snapshot) -> dict[str, str]:
+    """posLineId -> openAppLineId of the baseline's own lines (not to be changed)."""
+    return {
+        line.pos_line_id: line.open_app_line_id
+        for line in baseline.lines
+        if line.origin is OPENAPP and line.open_app_line_id
+    }
+
+
+_own_lines_of = ByIdentity(_our_lines)
+"""Once per baseline: every read of a table, a submission's catch-up above all, starts
+from the stream's baseline as the last commit left it."""
 
 
 async def resolve_own_lines(

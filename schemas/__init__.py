@@ -42,6 +42,7 @@ from ._headers import (
 )
 from ._health import PosHealthReported
 from ._json_schema import message_json_schema, message_json_schemas
+from ._memo import ByIdentity
 from ._parse import DEFAULT_MAX_BYTES, ParsedCommand, json_object, parse_command
 from ._registry import (
     COMMAND_TYPES,
@@ -57,6 +58,7 @@ from ._snapshot import (
     TableOrderSnapshotRequested,
     TableOrderSnapshotResolutionResult,
 )
+from ._stored import snapshot_json
 from ._submission import (
     SUBMISSION_REJECTION_REASONS,
     AcceptedItem,
@@ -88,6 +90,7 @@ __all__ = [
     "SNAPSHOT_REJECTION_REASONS",
     "SUBMISSION_REJECTION_REASONS",
     "AcceptedItem",
+    "ByIdentity",
     "ChangeType",
     "CommandPayload",
     "Discount",
@@ -140,6 +143,7 @@ __all__ = [
     "message_json_schemas",
     "message_type_of",
     "parse_command",
+    "snapshot_json",
     "storable",
     "utc_from_iso",
     "utc_now",

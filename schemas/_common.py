@@ -12,7 +12,7 @@ not coercions, because a silently rounded price is worse than a rejected message
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Self
@@ -277,20 +277,15 @@ class Snapshot(WireModel):
             raise PydanticCustomError(
                 "order_status", "a snapshot with orderStatus NONE has no lines or discounts"
             )
-        if _has_repeats(line.pos_line_id for line in self.lines):
+        if _has_repeats([line.pos_line_id for line in self.lines]):
             raise PydanticCustomError("unique", "posLineId must be unique within a snapshot")
-        if _has_repeats(discount.pos_discount_id for discount in self.discounts):
+        if _has_repeats([discount.pos_discount_id for discount in self.discounts]):
             raise PydanticCustomError("unique", "posDiscountId must be unique within a snapshot")
         return self
 
 
-def _has_repeats(ids: Iterable[str]) -> bool:
-    seen: set[str] = set()
-    for value in ids:
-        if value in seen:
-            return True
-        seen.add(value)
-    return False
+def _has_repeats(ids: Sequence[str]) -> bool:
+    return len(set(ids)) != len(ids)
 
 
 class Rejection(WireModel):

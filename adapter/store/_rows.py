@@ -22,7 +22,7 @@ from handlers import (
     SubmissionRecord,
     SubmissionState,
 )
-from schemas import Snapshot, as_utc, utc_now
+from schemas import Snapshot, as_utc, snapshot_json, utc_now
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +61,7 @@ def stream_values(stream: StreamRecord) -> dict[str, Any]:
         "session_ids": json.dumps(list(stream.session_ids)),
         "opening_message_id": stream.opening_message_id,
         "last_sequence": stream.last_sequence,
-        "baseline": stream.baseline.model_dump_json(),
+        "baseline": snapshot_json(stream.baseline),
         "opened_at": stream.opened_at,
         "updated_at": stream.updated_at,
         "closed_at": stream.closed_at,
