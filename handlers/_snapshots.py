@@ -9,14 +9,14 @@ the POS's own QR diners).
 from __future__ import annotations
 
 import weakref
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
+from operator import attrgetter
 
 from handlers._context import HandlerContext
 from handlers._records import Store
 from pos_drivers import PosCheck, PosDiscount, PosLine
 from schemas import (
-    ByIdentity,
     Discount,
     Line,
     LineOrigin,
@@ -56,27 +56,27 @@ async def snapshot_of(
     Lines the baseline already knows as ours, and ``own`` (posLineId -> OpenApp lineId:
     lines a submission just created), are ours without a store lookup.
     """
-    known = _own_lines_of(baseline) if baseline else {}
+    known = _open_app_line_ids(baseline.lines) if baseline else {}
     if own:
-        known = {**known, **own}
-    unknown = [line for line in check.lines if line.line_id not in known]
-    ours = {**known, **await resolve_own_lines(ctx.store, ctx.location_id, unknown)}
-    return to_snapshot(check, pos_table_id=table, own_lines=ours, version=0,
+        known.update(own)
+    unknown = [line for line in check.lines if known.get(line.line_id) is None]
+    resolved = await resolve_own_lines(ctx.store, ctx.location_id, unknown)
+    if resolved:
+        known.update(resolved)
+    return to_snapshot(check, pos_table_id=table, own_lines=known, version=0,
                        captured_at=ctx.clock())
 
 
-def _our_lines(baseline: Snapshot) -> dict[str, str]:
-    """posLineId -> openAppLineId of the baseline's own lines (not to be changed)."""
-    return {
-        line.pos_line_id: line.open_app_line_id
-        for line in baseline.lines
-        if line.origin is OPENAPP and line.open_app_line_id
-    }
+_POS_LINE_ID = attrgetter("pos_line_id")
+_OPEN_APP_LINE_ID = attrgetter("open_app_line_id")
+_LINE_ID = attrgetter("line_id")
 
 
-_own_lines_of = ByIdentity(_our_lines)
-"""Once per baseline: every read of a table, a submission's catch-up above all, starts
-from the stream's baseline as the last commit left it."""
+def _open_app_line_ids(lines: Sequence[Line]) -> dict[str, str | None]:
+    """posLineId -> openAppLineId (None: the POS's) of contract lines, at C speed: each
+    read of a table, a submission's catch-up above all, starts from a baseline that
+    holds every line of the check."""
+    return dict(zip(map(_POS_LINE_ID, lines), map(_OPEN_APP_LINE_ID, lines), strict=True))
 
 
 async def resolve_own_lines(
@@ -102,11 +102,11 @@ def to_snapshot(
     check: PosCheck,
     *,
     pos_table_id: str,
-    own_lines: Mapping[str, str],
+    own_lines: Mapping[str, str | None],
     version: int,
     captured_at: datetime,
 ) -> Snapshot:
-    lines = tuple(to_line(line, own_lines.get(line.line_id)) for line in check.lines)
+    lines = tuple(map(to_line, check.lines, map(own_lines.get, map(_LINE_ID, check.lines))))
     discounts = tuple(_discount(discount) for discount in check.discounts)
     if check.totals is not None:
         totals = Totals(

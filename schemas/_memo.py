@@ -4,9 +4,9 @@ to hash (frozen pydantic models hash every field, and their lines' fields in tur
 from __future__ import annotations
 
 import weakref
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Sequence
 from functools import partial
-from typing import Generic, TypeVar
+from typing import Generic, TypeVar, cast
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -30,14 +30,20 @@ class ByIdentity(Generic[K, V]):
         self._refs[key] = weakref.ref(obj, partial(self._forget, key))
         return value
 
-    def many(self, objs: Iterable[K]) -> list[V]:
+    def many(self, objs: Sequence[K]) -> list[V]:
         """``[self(obj) for obj in objs]``, the lookups at C speed (a comprehension
-        costs some 0.15 µs per object, a 250-line check's stored row 40 µs)."""
-        objs = tuple(objs)
-        found = list(map(self._values.get, map(id, objs)))
-        if None in found:
-            found = [self(obj) for obj in objs]
-        return found  # type: ignore[return-value]  # no None left
+        costs some 0.15 µs per object, a 250-line check's stored row 40 µs); only the
+        objects not seen yet (a check's new lines) are computed one by one. ``V`` must
+        not be None."""
+        found: list[V | None] = list(map(self._values.get, map(id, objs)))
+        start = 0
+        while True:
+            try:
+                missing = found.index(None, start)
+            except ValueError:
+                return cast(list[V], found)
+            found[missing] = self(objs[missing])
+            start = missing + 1
 
     def __len__(self) -> int:
         return len(self._values)

@@ -45,8 +45,8 @@ def test_a_value_is_computed_once_per_live_object() -> None:
     memo = ByIdentity(compute)
     first, second = Box(1), Box(2)
     assert [memo(first), memo(second), memo(first)] == [10, 20, 10]
-    assert memo.many([second, first, Box(3)]) == [20, 10, 30]
-    assert calls == [1, 2, 3]
+    assert memo.many([Box(3), second, Box(4), first, Box(5)]) == [30, 20, 40, 10, 50]
+    assert calls == [1, 2, 3, 4, 5]
 
 
 def test_an_entry_goes_with_its_object() -> None:
