@@ -67,16 +67,14 @@ async def snapshot_of(
                        captured_at=ctx.clock())
 
 
-_POS_LINE_ID = attrgetter("pos_line_id")
-_OPEN_APP_LINE_ID = attrgetter("open_app_line_id")
 _LINE_ID = attrgetter("line_id")
 
 
 def _open_app_line_ids(lines: Sequence[Line]) -> dict[str, str | None]:
-    """posLineId -> openAppLineId (None: the POS's) of contract lines, at C speed: each
-    read of a table, a submission's catch-up above all, starts from a baseline that
-    holds every line of the check."""
-    return dict(zip(map(_POS_LINE_ID, lines), map(_OPEN_APP_LINE_ID, lines), strict=True))
+    """posLineId -> openAppLineId (None: the POS's) of contract lines. Made for each
+    read (a submission's catch-up moves the baseline every time): the plain
+    comprehension, as fast here as ``dict(zip(map(attrgetter...)))``."""
+    return {line.pos_line_id: line.open_app_line_id for line in lines}
 
 
 async def resolve_own_lines(
