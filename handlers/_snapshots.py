@@ -8,15 +8,15 @@ the POS's own QR diners).
 
 from __future__ import annotations
 
-import weakref
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from operator import attrgetter
 
 from handlers._context import HandlerContext
 from handlers._records import Store
-from pos_drivers import PosCheck, PosDiscount, PosLine
+from pos_drivers import PosCheck, PosDiscount, PosLine, SharedValues
 from schemas import (
+    ByIdentity,
     Discount,
     Line,
     LineOrigin,
@@ -56,10 +56,10 @@ async def snapshot_of(
     Lines the baseline already knows as ours, and ``own`` (posLineId -> OpenApp lineId:
     lines a submission just created), are ours without a store lookup.
     """
-    known = _open_app_line_ids(baseline.lines) if baseline else {}
+    known: dict[str, str] = dict(own_lines_of(baseline)) if baseline else {}
     if own:
         known.update(own)
-    unknown = [line for line in check.lines if known.get(line.line_id) is None]
+    unknown = [line for line in check.lines if line.line_id not in known]
     resolved = await resolve_own_lines(ctx.store, ctx.location_id, unknown)
     if resolved:
         known.update(resolved)
@@ -70,11 +70,19 @@ async def snapshot_of(
 _LINE_ID = attrgetter("line_id")
 
 
-def _open_app_line_ids(lines: Sequence[Line]) -> dict[str, str | None]:
-    """posLineId -> openAppLineId (None: the POS's) of contract lines. Made for each
-    read (a submission's catch-up moves the baseline every time): the plain
-    comprehension, as fast here as ``dict(zip(map(attrgetter...)))``."""
-    return {line.pos_line_id: line.open_app_line_id for line in lines}
+def _own_lines(snapshot: Snapshot) -> dict[str, str]:
+    return {
+        line.pos_line_id: line.open_app_line_id
+        for line in snapshot.lines
+        if line.origin is OPENAPP and line.open_app_line_id
+    }
+
+
+own_lines_of: ByIdentity[Snapshot, dict[str, str]] = ByIdentity(_own_lines)
+"""posLineId -> openAppLineId of a snapshot's own lines (not to be changed), made once
+per snapshot: every read of a table, a submission's catch-up above all, starts from the
+stream's baseline, whose lines the read before it already told apart
+(``handlers._streams.advance_stream`` passes them on to the baseline it makes)."""
 
 
 async def resolve_own_lines(
@@ -100,7 +108,7 @@ def to_snapshot(
     check: PosCheck,
     *,
     pos_table_id: str,
-    own_lines: Mapping[str, str | None],
+    own_lines: Mapping[str, str],
     version: int,
     captured_at: datetime,
 ) -> Snapshot:
@@ -135,15 +143,14 @@ def to_line(line: PosLine, open_app_line_id: str | None) -> Line:
     immutable) for as long as anything holds it, a stream's baseline above all, so what
     is remembered is what the open checks hold, however many tables."""
     key = (line, open_app_line_id)
-    converted = _LINES.get(key)
+    ref = _LINES.refs.get(key)
+    converted = None if ref is None else ref()
     if converted is None:
-        converted = _LINES[key] = _converted(line, open_app_line_id)
+        return _LINES.put(key, _converted(line, open_app_line_id))
     return converted
 
 
-_LINES: weakref.WeakValueDictionary[tuple[PosLine, str | None], Line] = (
-    weakref.WeakValueDictionary()
-)
+_LINES: SharedValues[tuple[PosLine, str | None], Line] = SharedValues()
 
 
 def _converted(line: PosLine, open_app_line_id: str | None) -> Line:

@@ -13,7 +13,7 @@ from datetime import datetime
 
 from handlers._messages import outgoing
 from handlers._records import OutgoingMessage, StreamRecord, StreamStatus
-from handlers._snapshots import OPENAPP, to_line
+from handlers._snapshots import own_lines_of, to_line
 from handlers.diff import closed_snapshot, diff_snapshots
 from pos_drivers import PosLine
 from schemas import (
@@ -63,9 +63,7 @@ def open_stream(
 
 
 def own_line_ids(snapshot: Snapshot) -> frozenset[str]:
-    return frozenset(
-        line.pos_line_id for line in snapshot.lines if line.origin is OPENAPP
-    )
+    return frozenset(own_lines_of(snapshot))
 
 
 def _same_check(a: Snapshot, b: Snapshot) -> bool:
@@ -128,12 +126,9 @@ def advance_stream(stream: StreamRecord, current: Snapshot, now: datetime) -> Ad
     baseline_moved = not _same_check(stream.baseline, current)
     if not messages and not baseline_moved:
         return Advance(stream, [], False)
-    updated = replace(
-        stream,
-        last_sequence=sequence,
-        baseline=current.model_copy(update={"version": sequence}),
-        updated_at=now,
-    )
+    baseline = current.model_copy(update={"version": sequence})
+    own_lines_of.put(baseline, own_lines_of(current))  # the same lines
+    updated = replace(stream, last_sequence=sequence, baseline=baseline, updated_at=now)
     return Advance(updated, messages, True)
 
 

@@ -33,6 +33,7 @@ from pos_drivers._models import (
 )
 from pos_drivers._registry import available_drivers, load_driver
 from pos_drivers._settings import DriverSettings
+from pos_drivers._shared import SharedValues
 
 __all__ = [
     "AddedLines",
@@ -60,6 +61,7 @@ __all__ = [
     "PosTotals",
     "PosUnavailable",
     "PushEvent",
+    "SharedValues",
     "StartRefused",
     "TableNotFound",
     "TableUnavailable",

@@ -26,7 +26,13 @@ class ByIdentity(Generic[K, V]):
         key = id(obj)
         if key in self._values:
             return self._values[key]
-        value = self._values[key] = self._compute(obj)
+        return self.put(obj, self._compute(obj))
+
+    def put(self, obj: K, value: V) -> V:
+        """Remember ``value`` for ``obj`` without computing it: what is already known of
+        an object made from another (a model copy)."""
+        key = id(obj)
+        self._values[key] = value
         self._refs[key] = weakref.ref(obj, partial(self._forget, key))
         return value
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import weakref
 from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
 from typing import Any, ClassVar, NoReturn, TypeVar, cast
 
@@ -61,6 +60,7 @@ from pos_drivers._models import (
     PushEvent,
 )
 from pos_drivers._settings import DriverSettings
+from pos_drivers._shared import SharedValues
 from pos_drivers._sse import sse_data
 
 T = TypeVar("T")
@@ -355,13 +355,12 @@ def _line(raw: Mapping[str, Any]) -> PosLine:
         return _parsed_line(raw)
     key = (raw["lineId"], raw["productId"], raw["name"], raw["quantity"], raw["unitPrice"],
            raw["status"], raw.get("notes"), raw.get("externalRef"))
-    line = _LINES.get(key)
-    if line is None:
-        line = _LINES[key] = _parsed_line(raw)
-    return line
+    ref = _LINES.refs.get(key)
+    line = None if ref is None else ref()
+    return _LINES.put(key, _parsed_line(raw)) if line is None else line
 
 
-_LINES: weakref.WeakValueDictionary[tuple[Any, ...], PosLine] = weakref.WeakValueDictionary()
+_LINES: SharedValues[tuple[Any, ...], PosLine] = SharedValues()
 
 
 def _parsed_line(raw: Mapping[str, Any]) -> PosLine:
@@ -394,7 +393,7 @@ def _check(order: Mapping[str, Any], table_id: str, name: str, currency: str) ->
         table_name=name,
         order_id=order["orderId"],
         currency=order.get("currency") or currency,
-        lines=tuple(_line(x) for x in order["lines"]),
+        lines=tuple(map(_line, order["lines"])),
         discounts=tuple(_discount(x) for x in order["discounts"]),
         version=order.get("updatedAt") or None,
     )
