@@ -112,7 +112,12 @@ def to_snapshot(
     version: int,
     captured_at: datetime,
 ) -> Snapshot:
-    lines = tuple(map(to_line, check.lines, map(own_lines.get, map(_LINE_ID, check.lines))))
+    """The contract's snapshot of ``check``. Its lines are contract lines already (each
+    validated once, when it was converted): the snapshot is validated without them and
+    they join it after, their ids checked unique, what the model's validator would do
+    with them (it would also look at each again, on every read of a table)."""
+    line_ids = list(map(_LINE_ID, check.lines)) if check.order_id else []
+    lines = tuple(map(to_line, check.lines, map(own_lines.get, line_ids)))
     discounts = tuple(_discount(discount) for discount in check.discounts)
     if check.totals is not None:
         totals = Totals(
@@ -123,18 +128,22 @@ def to_snapshot(
         )
     else:
         totals = compute_totals(lines, discounts)
-    return Snapshot(
+    snapshot = Snapshot(
         pos_table_id=pos_table_id,
         table_name=check.table_name,
         pos_order_id=check.order_id,
         order_status=OrderStatus.OPEN if check.order_id else OrderStatus.NONE,
         currency=check.currency,
-        lines=lines if check.order_id else (),
         discounts=discounts if check.order_id else (),
         totals=totals,
         version=version,
         captured_at=captured_at,
     )
+    if not lines:
+        return snapshot
+    if len(set(line_ids)) != len(line_ids):
+        raise ValueError(f"the POS's check {check.order_id} repeats a line id")
+    return snapshot.model_copy(update={"lines": lines})
 
 
 def to_line(line: PosLine, open_app_line_id: str | None) -> Line:

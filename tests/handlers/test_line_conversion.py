@@ -6,11 +6,14 @@ from __future__ import annotations
 import gc
 import weakref
 from dataclasses import replace
+from datetime import UTC, datetime
 
-from handlers._snapshots import to_line
-from pos_drivers import PosLine
+import pytest
+
+from handlers._snapshots import to_line, to_snapshot
+from pos_drivers import PosCheck, PosLine
 from pos_drivers._models import LineStatus
-from schemas import LineOrigin
+from schemas import LineOrigin, Snapshot
 
 LINE = PosLine(line_id="ln-1", product_id="ceviche", name="Ceviche", quantity=1,
                unit_price=3500, status=LineStatus.PENDING)
@@ -50,3 +53,26 @@ def test_a_line_nothing_holds_is_forgotten() -> None:
     gc.collect()
 
     assert line() is None
+
+
+def _check(*lines: PosLine, order_id: str | None = "ord-1") -> PosCheck:
+    return PosCheck(table_id="T1", table_name="Mesa 1", order_id=order_id, currency="PEN",
+                    lines=lines, discounts=(), version=None)
+
+
+def test_a_snapshot_is_what_the_model_would_validate() -> None:
+    """Its lines join it unvalidated: the whole must still be a valid snapshot."""
+    check = _check(LINE, replace(LINE, line_id="ln-2", quantity=3))
+    snapshot = to_snapshot(check, pos_table_id="T1", own_lines={"ln-2": "oa-2"}, version=4,
+                           captured_at=datetime.now(UTC))
+
+    assert Snapshot.model_validate_json(snapshot.model_dump_json()) == snapshot
+    assert [line.pos_line_id for line in snapshot.lines] == ["ln-1", "ln-2"]
+    assert snapshot.lines[1].open_app_line_id == "oa-2"
+    assert snapshot.totals.subtotal == 4 * 3500
+
+
+def test_a_check_that_repeats_a_line_id_is_refused() -> None:
+    with pytest.raises(ValueError, match="repeats a line id"):
+        to_snapshot(_check(LINE, replace(LINE, quantity=2)), pos_table_id="T1", own_lines={},
+                    version=0, captured_at=datetime.now(UTC))
