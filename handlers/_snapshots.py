@@ -9,6 +9,7 @@ the POS's own QR diners).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from operator import attrgetter
 
@@ -54,35 +55,81 @@ async def snapshot_of(
     """The contract's snapshot of a check just read (version 0: the caller numbers it).
 
     Lines the baseline already knows as ours, and ``own`` (posLineId -> OpenApp lineId:
-    lines a submission just created), are ours without a store lookup.
+    lines a submission just created), are ours without a store lookup. When the check
+    begins with the very lines the baseline was made of (lines were only added since,
+    a submission's catch-up above all), the baseline's lines are taken as they are and
+    only the new ones are looked at: a read costs what changed, not the whole check.
     """
+    start = _unchanged_start(baseline, check)
     known: dict[str, str] = dict(own_lines_of(baseline)) if baseline else {}
     if own:
         known.update(own)
-    unknown = [line for line in check.lines if line.line_id not in known]
+    new_lines = check.lines[len(start.lines):] if start else check.lines
+    unknown = [line for line in new_lines if line.line_id not in known]
     resolved = await resolve_own_lines(ctx.store, ctx.location_id, unknown)
     if resolved:
         known.update(resolved)
-    return to_snapshot(check, pos_table_id=table, own_lines=known, version=0,
-                       captured_at=ctx.clock())
+    snapshot = to_snapshot(check, pos_table_id=table, own_lines=known, version=0,
+                           captured_at=ctx.clock(), start=start)
+    if start is not None:
+        added = _own_lines(snapshot.lines[len(start.lines):])
+        own_lines_of.put(snapshot, {**own_lines_of(start), **added})
+    return snapshot
 
 
 _LINE_ID = attrgetter("line_id")
 
 
-def _own_lines(snapshot: Snapshot) -> dict[str, str]:
+def _own_lines(lines: Iterable[Line]) -> dict[str, str]:
     return {
         line.pos_line_id: line.open_app_line_id
-        for line in snapshot.lines
+        for line in lines
         if line.origin is OPENAPP and line.open_app_line_id
     }
 
 
-own_lines_of: ByIdentity[Snapshot, dict[str, str]] = ByIdentity(_own_lines)
+own_lines_of: ByIdentity[Snapshot, dict[str, str]] = ByIdentity(
+    lambda snapshot: _own_lines(snapshot.lines)
+)
 """posLineId -> openAppLineId of a snapshot's own lines (not to be changed), made once
 per snapshot: every read of a table, a submission's catch-up above all, starts from the
-stream's baseline, whose lines the read before it already told apart
-(``handlers._streams.advance_stream`` passes them on to the baseline it makes)."""
+stream's baseline, whose lines the read before it already told apart."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Made:
+    """What a snapshot's lines were converted from: the POS's lines, in order, and their
+    subtotal when the adapter computed it (None: the POS reported its totals)."""
+
+    pos_lines: tuple[PosLine, ...]
+    subtotal: int | None
+
+
+_made_from: ByIdentity[Snapshot, _Made] = ByIdentity(lambda _snapshot: _Made((), None))
+"""Known for the snapshots ``to_snapshot`` made (and their copies with the same lines,
+:func:`same_lines`); any other is made of nothing reusable."""
+
+
+def same_lines(copy: Snapshot, original: Snapshot) -> None:
+    """``copy`` (a ``model_copy`` of ``original`` with other scalars) has its lines: what
+    is known of them holds for it too."""
+    own_lines_of.put(copy, own_lines_of(original))
+    _made_from.put(copy, _made_from(original))
+
+
+def _unchanged_start(baseline: Snapshot | None, check: PosCheck) -> Snapshot | None:
+    """The baseline, when ``check`` is the same check beginning with exactly the lines
+    the baseline was made of (compared by identity first: a driver shares unchanged
+    lines from one read to the next)."""
+    if baseline is None or not check.order_id or check.order_id != baseline.pos_order_id:
+        return None
+    made = _made_from(baseline)
+    count = len(made.pos_lines)
+    if not count or count > len(check.lines) or check.lines[:count] != made.pos_lines:
+        return None
+    if (check.totals is None) != (made.subtotal is not None):
+        return None
+    return baseline
 
 
 async def resolve_own_lines(
@@ -111,13 +158,20 @@ def to_snapshot(
     own_lines: Mapping[str, str],
     version: int,
     captured_at: datetime,
+    start: Snapshot | None = None,
 ) -> Snapshot:
-    """The contract's snapshot of ``check``. Its lines are contract lines already (each
-    validated once, when it was converted): the snapshot is validated without them and
-    they join it after, their ids checked unique, what the model's validator would do
-    with them (it would also look at each again, on every read of a table)."""
-    line_ids = list(map(_LINE_ID, check.lines)) if check.order_id else []
-    lines = tuple(map(to_line, check.lines, map(own_lines.get, line_ids)))
+    """The contract's snapshot of ``check``; ``start``: a snapshot made of the check's
+    first lines (see :func:`snapshot_of`), whose lines and subtotal are taken as they are.
+
+    Its lines are contract lines already (each validated once, when it was converted):
+    the snapshot is validated without them and they join it after, their ids checked
+    unique, what the model's validator would do with them (it would also look at each
+    again, on every read of a table)."""
+    kept = start.lines if start is not None and check.order_id else ()
+    new_pos_lines = check.lines[len(kept):] if check.order_id else ()
+    new_lines = tuple(map(to_line, new_pos_lines,
+                          map(own_lines.get, map(_LINE_ID, new_pos_lines))))
+    lines = kept + new_lines
     discounts = tuple(_discount(discount) for discount in check.discounts)
     if check.totals is not None:
         totals = Totals(
@@ -127,7 +181,8 @@ def to_snapshot(
             total=max(0, check.totals.total),
         )
     else:
-        totals = compute_totals(lines, discounts)
+        before = (_made_from(start).subtotal or 0) if kept and start is not None else 0
+        totals = compute_totals(new_lines, discounts, subtotal_before=before)
     snapshot = Snapshot(
         pos_table_id=pos_table_id,
         table_name=check.table_name,
@@ -139,11 +194,13 @@ def to_snapshot(
         version=version,
         captured_at=captured_at,
     )
-    if not lines:
-        return snapshot
-    if len(set(line_ids)) != len(line_ids):
-        raise ValueError(f"the POS's check {check.order_id} repeats a line id")
-    return snapshot.model_copy(update={"lines": lines})
+    if lines:
+        if len(set(map(_LINE_ID, check.lines))) != len(lines):
+            raise ValueError(f"the POS's check {check.order_id} repeats a line id")
+        snapshot = snapshot.model_copy(update={"lines": lines})
+    pos_lines = check.lines if check.order_id else ()
+    _made_from.put(snapshot, _Made(pos_lines, totals.subtotal if check.totals is None else None))
+    return snapshot
 
 
 def to_line(line: PosLine, open_app_line_id: str | None) -> Line:

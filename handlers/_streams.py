@@ -13,7 +13,7 @@ from datetime import datetime
 
 from handlers._messages import outgoing
 from handlers._records import OutgoingMessage, StreamRecord, StreamStatus
-from handlers._snapshots import own_lines_of, to_line
+from handlers._snapshots import own_lines_of, same_lines, to_line
 from handlers.diff import closed_snapshot, diff_snapshots
 from pos_drivers import PosLine
 from schemas import (
@@ -127,7 +127,7 @@ def advance_stream(stream: StreamRecord, current: Snapshot, now: datetime) -> Ad
     if not messages and not baseline_moved:
         return Advance(stream, [], False)
     baseline = current.model_copy(update={"version": sequence})
-    own_lines_of.put(baseline, own_lines_of(current))  # the same lines
+    same_lines(baseline, current)
     updated = replace(stream, last_sequence=sequence, baseline=baseline, updated_at=now)
     return Advance(updated, messages, True)
 

@@ -320,11 +320,15 @@ _CANCELLED = LineStatus.CANCELLED
 
 
 def compute_totals(
-    lines: Iterable[Line], discounts: Iterable[Discount], tax_total: int = 0
+    lines: Iterable[Line], discounts: Iterable[Discount], tax_total: int = 0,
+    *, subtotal_before: int = 0,
 ) -> Totals:
     """Totals per §3, for a POS that does not report its own: cancelled lines count nothing,
-    and the total never goes below 0."""
-    subtotal = sum(line.total_price for line in lines if line.status is not _CANCELLED)
+    and the total never goes below 0. ``subtotal_before``: the subtotal of the check's
+    other lines, counted already."""
+    subtotal = subtotal_before + sum(
+        line.total_price for line in lines if line.status is not _CANCELLED
+    )
     discount_total = sum(discount.amount for discount in discounts)
     return Totals(
         subtotal=subtotal,

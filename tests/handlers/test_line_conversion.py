@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from handlers._snapshots import to_line, to_snapshot
+from handlers._snapshots import _unchanged_start, same_lines, to_line, to_snapshot
 from pos_drivers import PosCheck, PosLine
 from pos_drivers._models import LineStatus
 from schemas import LineOrigin, Snapshot
@@ -76,3 +76,49 @@ def test_a_check_that_repeats_a_line_id_is_refused() -> None:
     with pytest.raises(ValueError, match="repeats a line id"):
         to_snapshot(_check(LINE, replace(LINE, quantity=2)), pos_table_id="T1", own_lines={},
                     version=0, captured_at=datetime.now(UTC))
+
+
+def _snapshot_of(check: PosCheck, start: Snapshot | None = None) -> Snapshot:
+    return to_snapshot(check, pos_table_id="T1", own_lines={"ln-3": "oa-3"}, version=0,
+                       captured_at=NOW, start=start)
+
+
+NOW = datetime.now(UTC)
+FIRST = (LINE, replace(LINE, line_id="ln-2", status=LineStatus.CANCELLED))
+ADDED = replace(LINE, line_id="ln-3", quantity=2)
+
+
+def test_a_check_with_lines_added_keeps_the_baselines_lines() -> None:
+    baseline = _snapshot_of(_check(*FIRST))
+    grown = _check(*FIRST, ADDED)
+
+    start = _unchanged_start(baseline, grown)
+    read = _snapshot_of(grown, start)
+
+    assert start is baseline
+    assert read == _snapshot_of(grown)  # what a read from nothing makes
+    assert all(a is b for a, b in zip(read.lines, baseline.lines, strict=False))
+    assert read.totals.subtotal == 3500 + 2 * 3500  # the cancelled line counts nothing
+    assert read.lines[2].open_app_line_id == "oa-3"
+
+
+@pytest.mark.parametrize("changed", [
+    _check(replace(LINE, quantity=5), FIRST[1], ADDED),  # a line of the baseline changed
+    _check(FIRST[1], ADDED),  # one was removed
+    _check(ADDED, *FIRST),  # the new line came first
+    _check(*FIRST, ADDED, order_id="ord-2"),  # another check
+])
+def test_a_check_that_is_not_the_baseline_plus_lines_is_read_whole(changed: PosCheck) -> None:
+    baseline = _snapshot_of(_check(*FIRST))
+
+    assert _unchanged_start(baseline, changed) is None
+
+
+def test_a_copy_with_the_same_lines_keeps_what_is_known_of_them() -> None:
+    baseline = _snapshot_of(_check(*FIRST))
+    copy = baseline.model_copy(update={"version": 9})
+    grown = _check(*FIRST, ADDED)
+
+    assert _unchanged_start(copy, grown) is None  # nothing known of the copy yet
+    same_lines(copy, baseline)
+    assert _unchanged_start(copy, grown) is copy
