@@ -12,6 +12,8 @@ times per round; the median round's time per check is shown, in microseconds:
 - ``answer JSON``: the answer's bytes to Python (``PosResponse.json``);
 - ``driver check``: the mock driver's ``PosCheck`` of it (``pos_drivers.mock._driver``);
 - ``contract snapshot``: the contract's ``Snapshot`` of that check (``to_snapshot``);
+- ``contract snapshot, one line added``: the same, of the check with a line more, from
+  the baseline it begins with (as a submission's catch-up reads it);
 - ``diff``: the changes from the baseline to that snapshot (none: ``diff_snapshots``);
 - ``stream row JSON``: the baseline as the stream's row stores it (``snapshot_json``).
 
@@ -27,7 +29,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -67,6 +69,7 @@ class Table:
     baseline: Snapshot
     current: Snapshot
     ours: frozenset[str]
+    grown: PosCheck
 
 
 def table(number: int, lines: int) -> Table:
@@ -77,7 +80,8 @@ def table(number: int, lines: int) -> Table:
     own = {line.line_id: "oa-line-1" for line in check.lines}
     baseline = _snapshot(check, own)
     current = _snapshot(_check(response.json(), f"T{number}", f"Mesa {number}", "PEN"), own)
-    return Table(response, order, check, own, baseline, current, own_line_ids(current))
+    grown = replace(check, lines=(*check.lines, replace(check.lines[-1], line_id="ln-new")))
+    return Table(response, order, check, own, baseline, current, own_line_ids(current), grown)
 
 
 def _snapshot(check: PosCheck, own: dict[str, str]) -> Snapshot:
@@ -89,6 +93,9 @@ STEPS: list[tuple[str, Callable[[Table], object]]] = [
     ("answer JSON", lambda t: t.response.json()),
     ("driver check", lambda t: _check(t.order, t.check.table_id, t.check.table_name, "PEN")),
     ("contract snapshot", lambda t: _snapshot(t.check, t.own)),
+    ("contract snapshot, one line added", lambda t: to_snapshot(
+        t.grown, pos_table_id=t.check.table_id, own_lines=t.own, version=0, captured_at=NOW,
+        start=t.baseline)),
     ("diff", lambda t: diff_snapshots(t.baseline, t.current, t.ours)),
     ("stream row JSON", lambda t: snapshot_json(t.baseline)),
 ]
