@@ -4,7 +4,8 @@ reads back as the same snapshot.
 Every commit that moves a stream writes its whole baseline again, and a baseline's lines
 are nearly all the very objects the last one held (``handlers._snapshots.to_line`` shares
 them): each line's JSON is made once, for as long as the line lives, and the snapshot's
-is the rest of it around them. On a 250-line check that is some 15 µs instead of 220.
+is the rest of it around them. On a 250-line check that is some 27 µs instead of 228
+(`bench.check_lines --lines 250`).
 """
 
 from __future__ import annotations
