@@ -27,7 +27,9 @@ from schemas import (
     Snapshot,
     Totals,
     compute_totals,
+    grown_lines_json,
     line_total,
+    same_lines_json,
 )
 
 
@@ -74,6 +76,7 @@ async def snapshot_of(
     if start is not None:
         added = _own_lines(snapshot.lines[len(start.lines):])
         own_lines_of.put(snapshot, {**own_lines_of(start), **added})
+        grown_lines_json(snapshot, start)
     return snapshot
 
 
@@ -115,6 +118,7 @@ def same_lines(copy: Snapshot, original: Snapshot) -> None:
     is known of them holds for it too."""
     own_lines_of.put(copy, own_lines_of(original))
     _made_from.put(copy, _made_from(original))
+    same_lines_json(copy, original)
 
 
 def _unchanged_start(baseline: Snapshot | None, check: PosCheck) -> Snapshot | None:

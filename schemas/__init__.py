@@ -58,7 +58,7 @@ from ._snapshot import (
     TableOrderSnapshotRequested,
     TableOrderSnapshotResolutionResult,
 )
-from ._stored import snapshot_json
+from ._stored import grown_lines_json, same_lines_json, snapshot_json
 from ._submission import (
     SUBMISSION_REJECTION_REASONS,
     AcceptedItem,
@@ -135,6 +135,7 @@ __all__ = [
     "encode_message",
     "example_message",
     "example_payload",
+    "grown_lines_json",
     "identifier_or_none",
     "is_storable",
     "json_object",
@@ -143,6 +144,7 @@ __all__ = [
     "message_json_schemas",
     "message_type_of",
     "parse_command",
+    "same_lines_json",
     "snapshot_json",
     "storable",
     "utc_from_iso",

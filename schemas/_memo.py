@@ -28,6 +28,10 @@ class ByIdentity(Generic[K, V]):
             return self._values[key]
         return self.put(obj, self._compute(obj))
 
+    def known(self, obj: K) -> V | None:
+        """What is remembered for ``obj``, without computing it."""
+        return self._values.get(id(obj))
+
     def put(self, obj: K, value: V) -> V:
         """Remember ``value`` for ``obj`` without computing it: what is already known of
         an object made from another (a model copy)."""

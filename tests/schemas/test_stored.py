@@ -7,8 +7,9 @@ import gc
 import json
 
 from hypothesis import given
+from hypothesis import strategies as st
 
-from schemas import ByIdentity, Snapshot, snapshot_json
+from schemas import ByIdentity, Snapshot, grown_lines_json, same_lines_json, snapshot_json
 from tests.schemas.strategies import snapshots
 
 
@@ -26,6 +27,23 @@ def test_a_line_shared_by_two_snapshots_reads_back_in_each(snapshot: Snapshot) -
     moved = snapshot.model_copy(update={"lines": snapshot.lines[::-1][1:], "version": 7})
     snapshot_json(snapshot)
     assert Snapshot.model_validate_json(snapshot_json(moved)) == moved
+
+
+@given(snapshots(), st.integers(min_value=0, max_value=5), st.booleans())
+def test_a_snapshot_grown_from_another_is_stored_as_itself(
+    snapshot: Snapshot, cut: int, start_written: bool
+) -> None:
+    """Made of another's lines and more (a catch-up), then copied (the new baseline):
+    its JSON starts from the other's when that was written, and is the same either way."""
+    start = snapshot.model_copy(update={"lines": snapshot.lines[:cut]})
+    if start_written:
+        snapshot_json(start)
+    grown_lines_json(snapshot, start)
+    copy = snapshot.model_copy(update={"version": snapshot.version + 1})
+    same_lines_json(copy, snapshot)
+
+    for each in (snapshot, copy):
+        assert json.loads(snapshot_json(each)) == json.loads(each.model_dump_json())
 
 
 class Box:
