@@ -216,3 +216,52 @@ async def test_an_old_stream_expires_and_the_next_request_opens_a_new_one(
 
 async def _async(value: bool) -> bool:
     return value
+
+
+async def test_a_check_grown_by_submissions_is_kept_whole_across_a_restart(
+    start_adapter: StartAdapter, openapp: OpenAppClient, pos: MockPosControl
+) -> None:
+    """Submissions' catch-ups and a waiter's line each read a check that only grew (the
+    baseline's lines taken as they are, the stream's row from the last one's JSON): the
+    stored baseline still holds every line, so after a restart a status change of the
+    first submitted line is that change alone, and no line is taken for new."""
+    await pos.add_waiter_lines("T16", [{"productId": "anticuchos", "quantity": 1}])
+    async with start_adapter(change_mode=ChangeMode.POLL):
+        opened = await open_stream(openapp, "T16")
+        stream_id = opened.payload["streamId"]
+        first = None
+        for n in range(3):
+            payload = {
+                "submissionId": f"sub-{uuid.uuid4().hex[:10]}",
+                "orderContext": {"type": "TABLE", "posTableId": "T16", "tableSessionId": "s-1"},
+                "items": [{"lineId": f"l{n}", "productId": "chicha", "quantity": 1,
+                           "unitPrice": 900, "notes": None, "modifiers": []}],
+                "payment": None,
+            }
+            result = await openapp.result_for(
+                await openapp.send("OrderSubmissionRequested", payload), timeout=15)
+            assert result.payload["outcome"] == "ACCEPTED", result.payload
+            first = first or result.payload["acceptedItems"][0]["posLineId"]
+        await pos.add_waiter_lines("T16", [{"productId": "causa", "quantity": 1}])
+        [added] = await openapp.wait_changes(stream_id, 1)
+    assert first is not None
+    await pos.patch_line(first, status="PREPARING")
+
+    async with start_adapter(change_mode=ChangeMode.POLL):
+        changes = await openapp.wait_changes(stream_id, 2)
+
+    assert added.payload["changeType"] == "POS_LINE_ADDED"
+    assert [x["productId"] for x in added.payload["lines"]] == ["causa"]
+    for change in (added, changes[1]):  # the first read from its baseline's subtotal
+        snapshot = change.payload["snapshot"]
+        assert snapshot["totals"]["subtotal"] == sum(x["totalPrice"] for x in snapshot["lines"])
+    status = changes[1]
+    assert status.payload["changeType"] == "LINE_STATUS_CHANGED"
+    assert [(x["posLineId"], x["status"]) for x in status.payload["lines"]] == [
+        (first, "PREPARING")]
+    snapshot = status.payload["snapshot"]
+    assert len(snapshot["lines"]) == 5
+    assert sum(x["origin"] == "OPENAPP" for x in snapshot["lines"]) == 3
+    assert [c.payload["changeType"] for c in openapp.changes(stream_id)] == [
+        "POS_LINE_ADDED", "LINE_STATUS_CHANGED"]
+    assert_well_formed(changes, opened)
