@@ -3,8 +3,10 @@
 Handlers each hand a write set to :meth:`GroupCommitter.write` and wait; one task writes
 all the write sets that are waiting in one transaction, a few statements per table
 (executemany), and commits once. One transaction per command cannot keep up with the
-broker; one commit per batch can, and SQLite has one writer anyway. A batch that fails
-is retried one write set at a time, so one bad write set never fails its neighbours.
+broker; one commit per batch can, and SQLite has one writer anyway. When the last batch
+had several write sets, a transaction waits a moment (``GATHER_DELAY``) for a few more;
+one command at a time never waits. A batch that fails is retried one write set at a
+time, so one bad write set never fails its neighbours.
 
 The inbox rows go first, in one upsert that returns the messageIds it wrote: a write set
 whose messageId was answered already (by this process or another) is refused with
@@ -55,6 +57,13 @@ log = structlog.get_logger("pos_adapter.store")
 
 Job = Callable[[AsyncConnection], Awaitable[Any]]
 MAX_BATCH = 256
+GATHER_DELAY = 0.001
+GATHER_TARGET = 3
+"""When commands run side by side (the last batch had several write sets), a transaction
+waits up to ``GATHER_DELAY`` seconds until this many (or as many as the last batch, if
+fewer) are waiting: a submission's two commits, a POS call apart, otherwise came one or
+two to a transaction, each paying for its BEGIN, COMMIT and pages (bench/README.md,
+step 23)."""
 MARK_DELAY = 0.2
 """Seconds "sent" marks wait for a transaction to ride on: a crash before they are written
 only means those rows are published again (consumers de-duplicate)."""
@@ -94,6 +103,8 @@ class GroupCommitter:
         self._pending: list[_Pending] = []
         self._sent_ids: list[int] = []
         self._wakeup = asyncio.Event()
+        self._gathered = asyncio.Event()
+        self._last_batch = 0
         self._task: asyncio.Task[None] | None = None
         self._conn: AsyncConnection | None = None
 
@@ -159,7 +170,22 @@ class GroupCommitter:
     async def _submit(self, pending: _Pending) -> Any:
         self._pending.append(pending)
         self._wakeup.set()
+        if len(self._pending) >= self._gather_target():
+            self._gathered.set()
         return await pending.future
+
+    def _gather_target(self) -> int:
+        return min(self._last_batch, GATHER_TARGET)
+
+    async def _gather(self) -> None:
+        """Wait (``GATHER_DELAY`` at most) for the write sets of commands running side by
+        side, so that they share a transaction. One command at a time never waits: its
+        last batch had one write set."""
+        if self._last_batch <= 1 or len(self._pending) >= self._gather_target():
+            return
+        self._gathered.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._gathered.wait(), GATHER_DELAY)
 
     async def _loop(self) -> None:
         while True:
@@ -170,7 +196,9 @@ class GroupCommitter:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wakeup.wait(), MARK_DELAY)
                 self._wakeup.clear()
+            await self._gather()
             while self._pending or self._sent_ids:
+                self._last_batch = min(len(self._pending), MAX_BATCH)
                 batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
                 sent, self._sent_ids = self._sent_ids, []
                 try:

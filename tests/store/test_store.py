@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from adapter.store import MessageQuery, OutboxRow, SqlStore, StoreReader
+from adapter.store import MessageQuery, OutboxRow, SqlStore, StoreReader, _committer
 from handlers import (
     CreatedLine,
     DuplicateMessage,
@@ -187,6 +187,34 @@ async def test_concurrent_commits_are_grouped_and_keep_their_order(store: SqlSto
 
     assert [row.message.message_id for row in seen] == [f"m-{n}" for n in range(50)]
     assert [row.id for row in seen] == sorted(row.id for row in seen)
+
+
+async def test_after_a_batch_of_several_a_transaction_waits_for_as_many_write_sets(
+    store: SqlStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_committer, "GATHER_DELAY", 60.0)  # only the write sets end a wait
+    transactions: list[list[str]] = []
+    store.on_outbox(lambda rows: transactions.append([r.message.message_id for r in rows]))
+    await asyncio.gather(*(store.commit(WriteSet(outbox=[message(n)])) for n in range(3)))
+
+    first = asyncio.ensure_future(store.commit(WriteSet(outbox=[message(3)])))
+    for _ in range(50):
+        await asyncio.sleep(0)
+    assert not first.done()  # waiting for two more, as the last batch had three
+    await asyncio.wait_for(asyncio.gather(
+        first, *(store.commit(WriteSet(outbox=[message(n)])) for n in (4, 5))
+    ), 10)
+
+    assert transactions == [["m-0", "m-1", "m-2"], ["m-3", "m-4", "m-5"]]
+
+
+async def test_one_command_at_a_time_never_waits_for_others(
+    store: SqlStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_committer, "GATHER_DELAY", 60.0)
+    for n in range(5):
+        await asyncio.wait_for(store.commit(WriteSet(outbox=[message(n)])), 10)
+    assert await store.outbox_backlog() == 5
 
 
 async def test_sent_rows_are_not_owed_but_a_reload_resends_from_a_given_row(
