@@ -11,6 +11,9 @@ times per round; the median round's time per check is shown, in microseconds:
 
 - ``answer JSON``: the answer's bytes to Python (``PosResponse.json``);
 - ``driver check``: the mock driver's ``PosCheck`` of it (``pos_drivers.mock._driver``);
+- ``answer JSON and driver check, one line added, from the last answer``: the two
+  above for the answer with one line more, parsed from where the table's last answer
+  left off (``pos_drivers.mock._answers``), as a submission's add is answered;
 - ``contract snapshot``: the contract's ``Snapshot`` of that check (``to_snapshot``);
 - ``contract snapshot, one line added``: the same, of the check with a line more, from
   the baseline it begins with (as a submission's catch-up reads it);
@@ -40,22 +43,25 @@ from handlers._streams import own_line_ids
 from handlers.diff import diff_snapshots
 from pos_drivers import PosCheck
 from pos_drivers._http_response import PosResponse
-from pos_drivers.mock._driver import _check
+from pos_drivers.mock._answers import CheckAnswers
+from pos_drivers.mock._driver import _check, _line
 from schemas import Snapshot, snapshot_json
 
 NOW = datetime.now(UTC)
 
 
 def answer_body(table: int, lines: int) -> bytes:
-    """The mock's answer for a check of ``lines`` lines, each one of our submissions'."""
+    """The mock's answer for a check of ``lines`` lines, each one of our submissions',
+    laid out as the mock lays it out."""
     return json.dumps({
-        "orderId": f"ord-{table}", "currency": "PEN",
-        "updatedAt": "2026-11-30T12:00:00.000001Z", "discounts": [],
+        "orderId": f"ord-{table}", "tableId": f"T{table}", "status": "OPEN", "currency": "PEN",
         "lines": [{"lineId": f"ln-{table}-{n}", "productId": "inca-kola", "name": "Inca Kola",
                    "quantity": 1, "unitPrice": 700, "status": "PENDING", "notes": None,
-                   "modifiers": [], "externalRef": f"sub-{table}-{n:032x}:oa-line-1"}
+                   "modifiers": [], "createdBy": "INTEGRATION",
+                   "externalRef": f"sub-{table}-{n:032x}:oa-line-1"}
                   for n in range(lines)],
-    }).encode()
+        "discounts": [], "updatedAt": f"2026-11-30T12:00:00.{lines:06d}Z",
+    }, separators=(",", ":")).encode()
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,18 +76,35 @@ class Table:
     current: Snapshot
     ours: frozenset[str]
     grown: PosCheck
+    answers: CheckAnswers
+    last_answer: Any
+    grown_body: bytes
 
 
 def table(number: int, lines: int) -> Table:
     response = PosResponse(200, "OK", {"Content-Type": "application/json"},
                            answer_body(number, lines))
     order = response.json()
-    check = _check(order, f"T{number}", f"Mesa {number}", "PEN")
+    check = _driver_check(order)
     own = {line.line_id: "oa-line-1" for line in check.lines}
     baseline = _snapshot(check, own)
-    current = _snapshot(_check(response.json(), f"T{number}", f"Mesa {number}", "PEN"), own)
+    current = _snapshot(_driver_check(response.json()), own)
     grown = replace(check, lines=(*check.lines, replace(check.lines[-1], line_id="ln-new")))
-    return Table(response, order, check, own, baseline, current, own_line_ids(current), grown)
+    answers = CheckAnswers(_line)
+    answers.parse(check.table_id, response.content)
+    return Table(response, order, check, own, baseline, current, own_line_ids(current), grown,
+                 answers, answers._last[check.table_id], answer_body(number, lines + 1))
+
+
+def _driver_check(order: Any) -> PosCheck:
+    lines = tuple(map(_line, order["lines"]))
+    return _check(order, lines, order["tableId"], "Mesa", "PEN")
+
+
+def _from_last_answer(t: Table) -> object:
+    """A submission's add answered: the check with one line more, from the last answer."""
+    t.answers._last[t.check.table_id] = t.last_answer  # as it was before this add
+    return t.answers.parse(t.check.table_id, t.grown_body)
 
 
 def _snapshot(check: PosCheck, own: dict[str, str]) -> Snapshot:
@@ -91,7 +114,8 @@ def _snapshot(check: PosCheck, own: dict[str, str]) -> Snapshot:
 
 STEPS: list[tuple[str, Callable[[Table], object]]] = [
     ("answer JSON", lambda t: t.response.json()),
-    ("driver check", lambda t: _check(t.order, t.check.table_id, t.check.table_name, "PEN")),
+    ("driver check", lambda t: _driver_check(t.order)),
+    ("answer JSON and driver check, one line added, from the last answer", _from_last_answer),
     ("contract snapshot", lambda t: _snapshot(t.check, t.own)),
     ("contract snapshot, one line added", lambda t: to_snapshot(
         t.grown, pos_table_id=t.check.table_id, own_lines=t.own, version=0, captured_at=NOW,

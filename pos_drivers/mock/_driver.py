@@ -62,6 +62,7 @@ from pos_drivers._models import (
 from pos_drivers._settings import DriverSettings
 from pos_drivers._shared import SharedValues
 from pos_drivers._sse import sse_data
+from pos_drivers.mock._answers import CheckAnswers
 
 T = TypeVar("T")
 
@@ -136,6 +137,7 @@ class MockDriver(PosDriver):
         self._push_client: httpx.AsyncClient | None = None  # with a transport
         self._closed = False
         self._table_names: dict[str, str] = {}
+        self._answers = CheckAnswers(_line)
         self._currency = options.currency
         self._push_timeout = options.push_read_timeout
         self._backoff_initial = options.push_backoff_initial
@@ -180,6 +182,23 @@ class MockDriver(PosDriver):
     ) -> Any:
         """One attempt; the answer's JSON, or the mapped driver error. ``table_id``: the
         path is that table's (a 404 then means no such table)."""
+        response = await self._answer(method, path, table_id=table_id, **kwargs)
+        try:
+            return response.json()
+        except ValueError as exc:
+            raise PosUnavailable("the POS answered something that is not JSON") from exc
+
+    async def _check_call(
+        self, method: str, path: str, table_id: str, **kwargs: Any
+    ) -> tuple[Mapping[str, Any], tuple[PosLine, ...]]:
+        """One attempt answered with the table's check: its fields and its lines."""
+        response = await self._answer(method, path, table_id=table_id, **kwargs)
+        return _parsed(self._answers.parse, table_id, response.content)
+
+    async def _answer(
+        self, method: str, path: str, *, table_id: str | None = None, **kwargs: Any
+    ) -> PosResponse:
+        """One attempt; the successful answer, or the mapped driver error."""
         try:
             response = await self._http.request(method, path, **kwargs)
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
@@ -189,10 +208,7 @@ class MockDriver(PosDriver):
         except httpx.TransportError as exc:
             raise PosUnavailable(f"cannot reach the POS ({exc!r})") from exc
         if response.is_success:
-            try:
-                return response.json()
-            except ValueError as exc:
-                raise PosUnavailable("the POS answered something that is not JSON") from exc
+            return response
         if response.status_code == 404 and table_id is not None:
             code, message, _lines = _error_body(response)
             raise TableNotFound(message or f"no table {table_id!r} on the POS",
@@ -200,9 +216,11 @@ class MockDriver(PosDriver):
         _raise_for(response)
 
     async def read_check(self, table_id: str) -> PosCheck:
-        order = await self._call("GET", f"/tables/{segment(table_id)}/order", table_id=table_id)
+        order, lines = await self._check_call(
+            "GET", f"/tables/{segment(table_id)}/order", table_id
+        )
         name = await self._table_name(table_id)
-        return _parsed(_check, order, table_id, name, self._currency)
+        return _parsed(_check, order, lines, table_id, name, self._currency)
 
     async def _table_name(self, table_id: str) -> str:
         name = self._table_names.get(table_id)
@@ -224,12 +242,12 @@ class MockDriver(PosDriver):
     ) -> AddedLines:
         _refuse_modifiers(lines)
         body = {"orderId": expected_order_id, "lines": [_new_line(line) for line in lines]}
-        order = await self._call(
-            "POST", f"/tables/{segment(table_id)}/order/lines", table_id=table_id, json=body
+        order, on_check = await self._check_call(
+            "POST", f"/tables/{segment(table_id)}/order/lines", table_id, json=body
         )
         name = await self._table_name(table_id)
-        return _parsed(_added, order, len(lines), _parsed(_check, order, table_id, name,
-                                                          self._currency))
+        check = _parsed(_check, order, on_check, table_id, name, self._currency)
+        return _parsed(_added, order, len(lines), check)
 
     async def find_lines(self, table_id: str, ref_prefix: str) -> tuple[PosLine, ...]:
         found = await self._call(
@@ -387,13 +405,16 @@ def _discount(raw: Mapping[str, Any]) -> PosDiscount:
     return PosDiscount(raw["discountId"], raw["name"], int(raw["amount"]), raw.get("lineId"))
 
 
-def _check(order: Mapping[str, Any], table_id: str, name: str, currency: str) -> PosCheck:
+def _check(
+    order: Mapping[str, Any], lines: tuple[PosLine, ...], table_id: str, name: str,
+    currency: str,
+) -> PosCheck:
     return PosCheck(
         table_id=table_id,
         table_name=name,
         order_id=order["orderId"],
         currency=order.get("currency") or currency,
-        lines=tuple(map(_line, order["lines"])),
+        lines=lines,
         discounts=tuple(_discount(x) for x in order["discounts"]),
         version=order.get("updatedAt") or None,
     )
@@ -412,8 +433,7 @@ def _product(raw: Mapping[str, Any]) -> PosProduct:
 
 def _added(order: Mapping[str, Any], count: int, check: PosCheck) -> AddedLines:
     """The order's last ``count`` lines: the mock appends a call's lines together, in order."""
-    lines = order["lines"][-count:] if count else []
-    return AddedLines(order["orderId"], tuple(_line(x) for x in lines), check)
+    return AddedLines(order["orderId"], check.lines[-count:] if count else (), check)
 
 
 def _changed(answer: Mapping[str, Any]) -> ChangedTables:
