@@ -12,7 +12,8 @@ to errors as follows:
 
 ``pos_detail`` is the POS's error code. Settings: :class:`MockSettings`
 (``POS_ADAPTER_MOCK_*``). The mock has no modifiers: a line with ``modifier_ids`` is
-refused before the call.
+refused before the call. An answer carrying a check is parsed from where the table's
+last one left off (``_answers``): an add's answer costs its new lines, not the check's.
 """
 
 from __future__ import annotations
