@@ -16,14 +16,12 @@ kept, the least recently read forgotten first.
 
 from __future__ import annotations
 
-import json
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import pydantic_core
-
+from pos_drivers._http_response import json_of
 from pos_drivers._models import PosLine
 
 KEPT_TABLES = 256
@@ -61,7 +59,7 @@ class CheckAnswers:
             if continued is not None:
                 self._remember(table_id, body, *continued)
                 return continued
-        order = _json(body)
+        order = json_of(body)
         lines = tuple(map(self._parse_line, order["lines"]))
         self._remember(table_id, body, order, lines)
         return order, lines
@@ -77,11 +75,11 @@ class CheckAnswers:
         elif rest.startswith(b","):
             return None  # "[," is no JSON: let the whole parse say so
         try:
-            tail = _json(b'{"lines":[' + rest)
+            tail = json_of(b'{"lines":[' + rest)  # an object, or no JSON at all
             added = tuple(map(self._parse_line, tail["lines"]))
         except (ValueError, KeyError, TypeError):
             return None
-        if not isinstance(tail, dict) or tail.keys() & last.head.keys():
+        if tail.keys() & last.head.keys():
             return None
         return {**last.head, **tail}, last.lines + added
 
@@ -89,12 +87,13 @@ class CheckAnswers:
         self, table_id: str, body: bytes, order: dict[str, Any], lines: tuple[PosLine, ...]
     ) -> None:
         keys = list(order)
-        if "lines" not in keys or keys[keys.index("lines") + 1:][:1] != ["discounts"]:
+        at = keys.index("lines")  # there: the lines were parsed
+        if keys[at + 1:at + 2] != ["discounts"]:
             return
         end = body.rfind(_LINES_END)
-        if end < 0 or not _tail_is(body[end + 1:], order, keys[keys.index("lines") + 1:]):
+        if end < 0 or not _tail_is(body[end + 1:], order, keys[at + 1:]):
             return
-        head = {key: order[key] for key in keys[:keys.index("lines")]}
+        head = {key: order[key] for key in keys[:at]}
         self._last[table_id] = _Answer(body[:end], head, lines)
         self._last.move_to_end(table_id)
         while len(self._last) > self._kept:
@@ -105,17 +104,9 @@ def _tail_is(tail: bytes, order: Mapping[str, Any], keys: list[str]) -> bool:
     """Whether ``tail`` (from the comma after the lines) is exactly the order's fields
     after its lines: then the bytes before it end with the last line."""
     try:
-        parsed = _json(b"{" + tail[1:])
+        parsed = json_of(b"{" + tail[1:])  # an object, or no JSON at all
     except ValueError:
         return False
-    return isinstance(parsed, dict) and list(parsed) == keys and all(
-        parsed[key] == order[key] for key in keys
-    )
+    return list(parsed) == keys and all(parsed[key] == order[key] for key in keys)
 
 
-def _json(body: bytes) -> Any:
-    """As ``PosResponse.json``: pydantic-core's parser, ``json.loads`` for what it refuses."""
-    try:
-        return pydantic_core.from_json(body)
-    except ValueError:
-        return json.loads(body)

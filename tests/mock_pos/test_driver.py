@@ -110,6 +110,28 @@ async def test_a_line_read_again_unchanged_is_the_same_object(
     assert (again.lines[1].line_id, again.lines[1].quantity) == (first.lines[1].line_id, 3)
 
 
+async def test_a_check_read_after_each_change_is_what_a_new_driver_reads(
+    driver: MockDriver, control: MockPosControl, server: MockPosServer
+) -> None:
+    """Answers parsed from where the table's last one left off (lines added by the
+    driver, by a waiter; a line changed; the check closed and another opened) read as a
+    driver that never saw the table reads them."""
+    first = await driver.add_lines("T6", None, [_line("ceviche", 1, 3500, "sub-1:a")])
+    steps = [
+        lambda: driver.add_lines("T6", first.order_id, [_line("causa", 2, 2200, "sub-2:a")]),
+        lambda: control.add_waiter_lines("T6", [{"productId": "chicha", "quantity": 1}]),
+        lambda: control.patch_line(first.lines[0].line_id, quantity=4),
+        lambda: control.add_waiter_lines("T6", [{"productId": "pisco-sour", "quantity": 1}]),
+        lambda: control.close_table("T6"),
+        lambda: driver.add_lines("T6", None, [_line("inca-kola", 1, 700, "sub-3:a")]),
+    ]
+    for change in steps:
+        await change()
+        async with _driver(server.url) as fresh:
+            assert await driver.read_check("T6") == await fresh.read_check("T6")
+    assert [line.product_id for line in (await driver.read_check("T6")).lines] == ["inca-kola"]
+
+
 async def test_list_products(driver: MockDriver, control: MockPosControl) -> None:
     await control.set_product("picarones", available=False)
 
