@@ -36,9 +36,8 @@ from typing import Any
 
 import structlog
 from sqlalchemy import delete, func, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
 
-from adapter.store import Insert, leases, members
+from adapter.store import AsyncConnection, Insert, leases, members
 
 log = structlog.get_logger("pos_adapter.fleet")
 

@@ -39,7 +39,6 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
 from adapter.amqp import broker_urls, connect_failure, connect_once
@@ -48,6 +47,7 @@ from adapter.drivers import configured_driver
 from adapter.logging import configure_logging
 from adapter.metrics import CONSUMER_UP, LAST_CHECK
 from adapter.settings import LogLevel, Settings
+from adapter.store import create_async_engine
 from pos_drivers import PosError
 
 SQLITE_BUSY_TIMEOUT = 2.0

@@ -1,5 +1,6 @@
 """The adapter's store: SQLAlchemy async, SQLite by default, PostgreSQL by URL."""
 
+from adapter.store._asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from adapter.store._engine import Insert, insert_for, is_sqlite
 from adapter.store._migrate import alembic_config, migrate
 from adapter.store._reader import MessageQuery, StoredMessage, StoreReader, StoreUnavailable
@@ -8,6 +9,8 @@ from adapter.store._store import SqlStore
 from adapter.store._tables import leases, members
 
 __all__ = [
+    "AsyncConnection",
+    "AsyncEngine",
     "Insert",
     "MessageQuery",
     "OutboxRow",
@@ -16,6 +19,7 @@ __all__ = [
     "StoreUnavailable",
     "StoredMessage",
     "alembic_config",
+    "create_async_engine",
     "insert_for",
     "is_sqlite",
     "leases",

@@ -33,9 +33,9 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 from sqlalchemy import Connection
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from adapter import tracing
+from adapter.store._asyncio import AsyncConnection, AsyncEngine
 from adapter.store._engine import Insert
 from adapter.store._on_loop import SqliteOnLoop
 from adapter.store._rows import (

@@ -20,7 +20,8 @@ from typing import Any
 from sqlalchemy import Table, event
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from adapter.store._asyncio import AsyncEngine, create_async_engine
 
 Insert = Callable[[Table], Any]
 """The dialect's INSERT, which has ON CONFLICT (upserts)."""

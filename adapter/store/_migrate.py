@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlalchemy import URL, Connection, inspect, text
-from sqlalchemy.ext.asyncio import AsyncEngine
+
+from adapter.store._asyncio import AsyncEngine
 
 if TYPE_CHECKING:
     from alembic.config import Config

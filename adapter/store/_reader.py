@@ -25,8 +25,8 @@ from typing import Any, Literal, Self
 from sqlalchemy import ColumnElement, Row, Select, Table, inspect, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncConnection
 
+from adapter.store._asyncio import AsyncConnection
 from adapter.store._engine import create_read_only_engine, is_sqlite
 from adapter.store._rows import OutboxRow, stream_record
 from adapter.store._tables import journal, outbox, streams

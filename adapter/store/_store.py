@@ -22,8 +22,8 @@ from functools import partial
 from typing import Any
 
 from sqlalchemy import Row, Select, bindparam, delete, func, select
-from sqlalchemy.ext.asyncio import AsyncConnection
 
+from adapter.store._asyncio import AsyncConnection
 from adapter.store._checkpoint import CHECKPOINT_INTERVAL, Checkpointer
 from adapter.store._committer import Committed, GroupCommitter, Job
 from adapter.store._engine import create_engines, insert_for, is_sqlite

@@ -9,9 +9,15 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection
 
-from adapter.store import MessageQuery, OutboxRow, SqlStore, StoreReader, _committer
+from adapter.store import (
+    AsyncConnection,
+    MessageQuery,
+    OutboxRow,
+    SqlStore,
+    StoreReader,
+    _committer,
+)
 from handlers import (
     CreatedLine,
     DuplicateMessage,
