@@ -19,7 +19,6 @@ subscribers. Decisions where the spec is silent:
 from __future__ import annotations
 
 import asyncio
-import json
 import random
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
@@ -40,6 +39,8 @@ from pos_drivers.mock._state import (
     LineRequest,
     MockPosError,
     MockPosState,
+    Order,
+    compact_json,
 )
 
 PING_SECONDS: Final = 10.0
@@ -124,17 +125,17 @@ class Hub:
                 subscriber.wakeup.clear()
                 while subscriber.pending and not subscriber.cut:
                     cursor, change = subscriber.pending.popleft()
-                    yield ServerSentEvent(_dumps(change.to_json()), id=cursor)
+                    yield ServerSentEvent(compact_json(change.to_json()), id=cursor)
         finally:
             self._subscribers.discard(subscriber)
 
 
-def _dumps(body: object) -> str:
-    return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
-
-
 def _json(body: object, status: int = 200) -> Response:
-    return Response(_dumps(body).encode(), status, media_type="application/json")
+    return Response(compact_json(body).encode(), status, media_type="application/json")
+
+
+def _check(order: Order, status: int = 200) -> Response:
+    return Response(order.encoded().encode(), status, media_type="application/json")
 
 
 def _error(error: MockPosError) -> Response:
@@ -316,7 +317,7 @@ class MockPos:
         order_id = _opt_str(body, "orderId")
         lines = [_line_request(item, integration=True) for item in _line_items(body)]
         order = self.state.add_lines(request.path_params["table_id"], order_id, lines)
-        return _json(order.to_json(), 201)
+        return _check(order, 201)
 
     async def changes(self, request: Request) -> Response:
         changes, cursor = self.state.changes(request.query_params.get("since"))
@@ -345,7 +346,7 @@ class MockPos:
         items = _line_items(await _body(request))
         lines = [_line_request(item, integration=False) for item in items]
         order = self.state.add_waiter_lines(request.path_params["table_id"], lines)
-        return _json(order.to_json(), 201)
+        return _check(order, 201)
 
     async def patch_line(self, request: Request) -> Response:
         patch = _line_patch(await _body(request))
@@ -372,7 +373,7 @@ class MockPos:
 
     async def close_table(self, request: Request) -> Response:
         order = self.state.close_table(request.path_params["table_id"])
-        return _json(order.to_json())
+        return _check(order)
 
     async def set_product(self, request: Request) -> Response:
         patch = _product_patch(await _body(request))

@@ -45,6 +45,11 @@ from typing import Final
 
 JSON = dict[str, object]
 
+
+def compact_json(body: object) -> str:
+    """The POS API's JSON: compact, UTF-8 text as it is."""
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+
 CURRENCY: Final = "PEN"
 TABLE_COUNT: Final = 20
 RETAINED_CHANGES: Final = 10_000
@@ -116,6 +121,18 @@ class Line:
     notes: str | None = None
     external_ref: str | None = None
 
+    _encoded: tuple[tuple[object, ...], str] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
+    """The line's JSON, with the values of its changeable fields it was encoded from."""
+
+    def encoded(self) -> str:
+        """``compact_json(self.to_json())``, encoded again only once the line changed."""
+        changeable = (self.quantity, self.unit_price, self.status, self.notes)
+        if self._encoded is None or self._encoded[0] != changeable:
+            self._encoded = (changeable, compact_json(self.to_json()))
+        return self._encoded[1]
+
     def to_json(self) -> JSON:
         return {
             "lineId": self.line_id,
@@ -167,6 +184,22 @@ class Order:
             "discounts": [discount.to_json() for discount in self.discounts],
             "updatedAt": self.updated_at,
         }
+
+    def encoded(self) -> str:
+        """``compact_json(self.to_json())``, each line's part encoded once per change of
+        it: answering an add costs its new lines, not the check's (``order_json``)."""
+        head = compact_json({
+            "orderId": self.order_id,
+            "tableId": self.table_id,
+            "status": self.status,
+            "currency": self.currency,
+        })
+        lines = ",".join([line.encoded() for line in self.lines])
+        tail = compact_json({
+            "discounts": [discount.to_json() for discount in self.discounts],
+            "updatedAt": self.updated_at,
+        })
+        return f'{head[:-1]},"lines":[{lines}],{tail[1:]}'
 
 
 @dataclass(slots=True)
@@ -288,9 +321,8 @@ class MockPosState:
         cached = self._order_cache.get(table_id)
         if cached is None:
             table = self.table(table_id)
-            body = table.open.to_json() if table.open else _no_order(table_id)
-            cached = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
-            self._order_cache[table_id] = cached
+            body = table.open.encoded() if table.open else compact_json(_no_order(table_id))
+            cached = self._order_cache[table_id] = body.encode()
         return cached
 
     def find_lines(self, table_id: str, ref_prefix: str) -> list[Line]:

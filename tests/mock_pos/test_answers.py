@@ -14,8 +14,7 @@ from hypothesis import strategies as st
 from pos_drivers import PosLine
 from pos_drivers.mock._answers import CheckAnswers
 from pos_drivers.mock._driver import _parsed_line
-from pos_drivers.mock._server import _dumps
-from pos_drivers.mock._state import Discount, Line, Order
+from pos_drivers.mock._state import Discount, Line, Order, compact_json
 
 
 class Counting:
@@ -41,7 +40,7 @@ def order(lines: list[Line], *, version: int = 0, discounts: int = 0) -> Order:
 
 def body(check: Order) -> bytes:
     """As the mock POS answers (``pos_drivers.mock._server``)."""
-    return _dumps(check.to_json()).encode()
+    return compact_json(check.to_json()).encode()
 
 
 def whole(answer: bytes) -> tuple[dict[str, Any], tuple[PosLine, ...]]:
@@ -98,7 +97,7 @@ def test_an_answer_laid_out_otherwise_is_parsed_whole_each_time() -> None:
     answers = CheckAnswers(parser)
     fields = order([line(n) for n in range(3)]).to_json()
     spaced = json.dumps(fields).encode()  # ", " and ": " between the fields
-    reordered = _dumps({"lines": fields["lines"], **fields}).encode()
+    reordered = compact_json({"lines": fields["lines"], **fields}).encode()
     for answer in (spaced, spaced, reordered, reordered):
         parser.parsed = 0
         assert_as_whole(answers.parse("T1", answer), answer)

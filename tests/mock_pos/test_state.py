@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pos_drivers.mock import MockPosState
-from pos_drivers.mock._state import SEED_PRODUCTS, Change, LineRequest, MockPosError, Order
+from pos_drivers.mock._state import (
+    SEED_PRODUCTS,
+    Change,
+    LineRequest,
+    MockPosError,
+    Order,
+    compact_json,
+)
 
 PRICES = {p[0]: p[2] for p in SEED_PRODUCTS}
 
@@ -106,3 +115,55 @@ def test_add_lines_is_all_or_nothing(batches: list[list[LineRequest]]) -> None:
             added = outcome.lines[-len(lines) :]
             assert [x.product_id for x in added] == [x.product_id for x in lines]
         assert all(p.stock is None or p.stock >= 0 for p in state.products())
+
+
+_notes = st.none() | st.text(max_size=12)
+_operations = st.lists(
+    st.one_of(
+        st.tuples(st.just("waiter"), st.integers(1, 3), _notes),
+        st.tuples(st.just("status"), st.integers(0, 50),
+                  st.sampled_from(["PREPARING", "READY", "DELIVERED", "CANCELLED"])),
+        st.tuples(st.just("quantity"), st.integers(0, 50), st.integers(1, 9)),
+        st.tuples(st.just("price"), st.integers(0, 50), st.integers(0, 5000)),
+        st.tuples(st.just("notes"), st.integers(0, 50), _notes),
+        st.tuples(st.just("delete"), st.integers(0, 50), st.none()),
+        st.tuples(st.just("discount"), st.integers(1, 900), _notes),
+        st.tuples(st.just("close"), st.none(), st.none()),
+    ),
+    max_size=40,
+)
+
+
+def _apply(state: MockPosState, operation: tuple[str, Any, Any]) -> None:
+    kind, first, second = operation
+    order = state.table("T1").open
+    if kind == "waiter":
+        state.add_waiter_lines("T1", [LineRequest("causa", first, notes=second)])
+    elif kind == "discount" and order is not None:
+        state.add_discount("T1", second or "promo", first, None)
+    elif kind == "close" and order is not None:
+        state.close_table("T1")
+    elif order is not None and order.lines:
+        line_id = order.lines[first % len(order.lines)].line_id
+        if kind == "delete":
+            state.delete_line(line_id)
+        else:
+            field = {"status": "status", "quantity": "quantity", "price": "unit_price",
+                     "notes": "notes"}[kind]
+            state.patch_line(line_id, **{field: second})
+
+
+@settings(max_examples=150, deadline=None)
+@given(operations=_operations)
+def test_a_check_is_answered_as_its_whole_json_after_any_history(
+    operations: list[tuple[str, Any, Any]],
+) -> None:
+    """The answer is put together from each line's JSON, encoded again only when the line
+    changed: it must read, byte for byte, as the whole check encoded at once."""
+    state = MockPosState()
+    for operation in operations:
+        _apply(state, operation)
+        order = state.table("T1").open
+        if order is not None:
+            assert state.order_json("T1") == compact_json(order.to_json()).encode()
+            assert order.encoded() == compact_json(order.to_json())
