@@ -39,6 +39,27 @@ def loaded_of(code: str, *, env: dict[str, str] | None = None) -> tuple[int, lis
     return done.returncode, loaded
 
 
+def with_a_store(path: Path, imports: str = "", body: str = "pass") -> str:
+    """Code that starts a SQLite store at ``path`` (a worker's: migrated in a child
+    process), runs ``body`` with ``store`` and ``url`` at hand, and closes the store."""
+    url = f"sqlite+aiosqlite:///{path}"
+    indented = "".join(f"        {line}\n" for line in body.splitlines())
+    return (
+        "import asyncio\n"
+        "from adapter.store import SqlStore\n"
+        f"{imports}"
+        "async def main():\n"
+        f"    url = {url!r}\n"
+        "    store = SqlStore(url, migrate_apart=True)\n"
+        "    await store.start()\n"
+        "    try:\n"
+        f"{indented}"
+        "    finally:\n"
+        "        await store.close()\n"
+        "asyncio.run(main())\n"
+    )
+
+
 def test_the_worker_and_the_mock_driver_load_no_command_line_server_or_other_dialect() -> None:
     code, loaded = loaded_of(
         "import adapter.cli, adapter.run, adapter.worker\n"
@@ -64,16 +85,7 @@ def test_pos_adapter_run_goes_to_the_worker_without_the_command_line() -> None:
 
 
 def test_a_worker_migrates_a_fresh_store_without_loading_alembic(tmp_path: Path) -> None:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'fresh.db'}"
-    code, loaded = loaded_of(
-        "import asyncio\n"
-        "from adapter.store import SqlStore\n"
-        "async def main():\n"
-        f"    store = SqlStore({url!r}, migrate_apart=True)\n"
-        "    await store.start()\n"
-        "    await store.close()\n"
-        "asyncio.run(main())\n"
-    )
+    code, loaded = loaded_of(with_a_store(tmp_path / "fresh.db"))
 
     assert code == 0
     assert loaded == []
@@ -82,25 +94,19 @@ def test_a_worker_migrates_a_fresh_store_without_loading_alembic(tmp_path: Path)
 
 
 def test_a_store_writes_and_reads_without_the_orm(tmp_path: Path) -> None:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'store.db'}"
-    code, loaded = loaded_of(
-        "import asyncio\n"
-        "from adapter.store import MessageQuery, SqlStore, StoreReader\n"
+    code, loaded = loaded_of(with_a_store(
+        tmp_path / "store.db",
+        "from adapter.store import MessageQuery, StoreReader\n"
         "from handlers import WriteSet\n"
-        "from tests.store.test_store import inbox, message, stream\n"
-        "async def main():\n"
-        f"    store = SqlStore({url!r}, migrate_apart=True)\n"
-        "    await store.start()\n"
-        "    await store.commit(WriteSet(inbox=inbox(1, message(1)), streams=[stream()],\n"
-        "                                outbox=[message(1)]))\n"
-        "    assert (await store.inbox_entry('cmd-1')) is not None\n"
-        "    assert (await store.active_stream('loc', 'T1')) is not None\n"
-        "    assert len(await store.outbox_from(None)) == 1\n"
-        "    await store.close()\n"
-        f"    async with StoreReader({url!r}) as reader:\n"
-        "        assert len(await reader.messages(MessageQuery())) == 1\n"
-        "asyncio.run(main())\n"
-    )
+        "from tests.store.test_store import inbox, message, stream\n",
+        "await store.commit(WriteSet(inbox=inbox(1, message(1)), streams=[stream()],\n"
+        "                            outbox=[message(1)]))\n"
+        "assert (await store.inbox_entry('cmd-1')) is not None\n"
+        "assert (await store.active_stream('loc', 'T1')) is not None\n"
+        "assert len(await store.outbox_from(None)) == 1\n"
+        "async with StoreReader(url) as reader:\n"
+        "    assert len(await reader.messages(MessageQuery())) == 1\n",
+    ))
 
     assert code == 0
     assert "sqlalchemy.orm" not in loaded  # (pytest, with the test's helpers, brings pygments)
