@@ -2,7 +2,7 @@
 
 The package ``sqlalchemy.ext.asyncio`` imports, beside its engine, the ORM's async
 session, and with it ``sqlalchemy.orm``: 6 MiB resident in every worker, which uses
-SQLAlchemy Core only (``bench.startup``: an idle worker 80.1 MiB with it, 74.1 without).
+SQLAlchemy Core only (``bench.startup``: an idle worker 80.1 MiB with it, 73.8 without).
 So, unless something imported it already, the package is entered in ``sys.modules`` here
 with its ``__init__`` not yet run: its modules (``.engine``, ``.result``...) import as
 they always do, and the first other name asked of the package (``AsyncSession``, say)
