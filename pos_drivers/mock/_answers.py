@@ -108,5 +108,3 @@ def _tail_is(tail: bytes, order: Mapping[str, Any], keys: list[str]) -> bool:
     except ValueError:
         return False
     return list(parsed) == keys and all(parsed[key] == order[key] for key in keys)
-
-

@@ -45,11 +45,6 @@ from typing import Final
 
 JSON = dict[str, object]
 
-
-def compact_json(body: object) -> str:
-    """The POS API's JSON: compact, UTF-8 text as it is."""
-    return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
-
 CURRENCY: Final = "PEN"
 TABLE_COUNT: Final = 20
 RETAINED_CHANGES: Final = 10_000
@@ -67,6 +62,11 @@ SEED_PRODUCTS: Final[tuple[tuple[str, str, int, int | None], ...]] = (
     ("suspiro", "Suspiro limeño", 1500, 5),
     ("picarones", "Picarones", 1400, None),
 )
+
+
+def compact_json(body: object) -> str:
+    """The POS API's JSON: compact, UTF-8 text as it is."""
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
 
 
 class MockPosError(Exception):
@@ -124,7 +124,8 @@ class Line:
     _encoded: tuple[tuple[object, ...], str] | None = field(
         default=None, init=False, repr=False, compare=False
     )
-    """The line's JSON, with the values of its changeable fields it was encoded from."""
+    """The line's JSON, with the values of its changeable fields (those ``patch_line``
+    sets; the others never change) it was encoded from."""
 
     def encoded(self) -> str:
         """``compact_json(self.to_json())``, encoded again only once the line changed."""
