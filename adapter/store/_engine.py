@@ -60,11 +60,13 @@ def create_engines(url: str) -> tuple[AsyncEngine, AsyncEngine | None]:
 
 
 def tune_sqlite(
-    engine: Engine, *, immediate: bool | None, busy_timeout_ms: int = BUSY_TIMEOUT_MS
+    engine: Engine, *, immediate: bool | None, busy_timeout_ms: int = BUSY_TIMEOUT_MS,
+    emit_begin: bool = True,
 ) -> None:
     """WAL and a busy timeout; ``immediate`` True/False: how a transaction begins (None:
     autocommit, no BEGIN at all). A connection that writes (``immediate`` True) leaves
-    checkpoints to the store's checkpoint task."""
+    checkpoints to the store's checkpoint task. ``emit_begin`` False: the caller begins
+    its transactions itself (``_thread.SqliteConnection``)."""
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Take transaction control from the driver so that BEGIN is ours to emit.
@@ -77,7 +79,7 @@ def tune_sqlite(
             cursor.execute(f"PRAGMA wal_autocheckpoint={WRITER_AUTOCHECKPOINT_PAGES}")
         cursor.close()
 
-    if immediate is None:
+    if immediate is None or not emit_begin:
         return
 
     @event.listens_for(engine, "begin")

@@ -71,7 +71,7 @@ class SqliteOnLoop:
         if not self._in_thread:
             try:
                 return self._db.read(work) if read else self._db.transaction(work)
-            except OperationalError as exc:
+            except (OperationalError, sqlite3.OperationalError) as exc:
                 if not _is_busy(exc):
                     raise
         return await self._hand_over(work, read=read)
@@ -88,7 +88,8 @@ class SqliteOnLoop:
             self._in_thread -= 1
 
 
-def _is_busy(exc: OperationalError) -> bool:
-    """SQLITE_BUSY or one of its extended codes: another connection holds the lock."""
-    code = getattr(exc.orig, "sqlite_errorcode", None)
+def _is_busy(exc: OperationalError | sqlite3.OperationalError) -> bool:
+    """SQLITE_BUSY or one of its extended codes: another connection holds the lock (the
+    driver's error, or SQLAlchemy's around it)."""
+    code = getattr(getattr(exc, "orig", exc), "sqlite_errorcode", None)
     return isinstance(code, int) and code & 0xFF == sqlite3.SQLITE_BUSY

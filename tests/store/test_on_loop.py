@@ -143,3 +143,41 @@ async def test_the_store_commits_past_a_lock_while_its_loop_goes_on(tmp_path: Pa
         assert entry is not None
     finally:
         await store.close()
+
+
+def insert_on_the_cursor(n: int) -> Callable[[Connection], None]:
+    """As the group commit writes: on the DBAPI cursor, outside SQLAlchemy's transaction."""
+    def work(conn: Connection) -> None:
+        cursor = conn.connection.cursor()
+        cursor.execute("INSERT INTO t VALUES (?, 0)", (n,))
+        cursor.close()
+    return work
+
+
+async def test_a_transaction_holds_the_write_lock_from_its_start(
+    writer: SqliteOnLoop, path: Path
+) -> None:
+    def work(conn: Connection) -> None:
+        other = sqlite3.connect(path, isolation_level=None, timeout=0)
+        try:
+            with pytest.raises(sqlite3.OperationalError, match="locked"):
+                other.execute("BEGIN IMMEDIATE")
+        finally:
+            other.close()
+
+    await writer.transaction(work)
+
+
+@pytest.mark.parametrize("write", [insert, insert_on_the_cursor])
+async def test_a_failed_transaction_leaves_nothing_and_the_next_commits(
+    writer: SqliteOnLoop, write: Callable[[int], Callable[[Connection], object]]
+) -> None:
+    def failing(conn: Connection) -> None:
+        write(1)(conn)
+        raise RuntimeError("the work failed")
+
+    with pytest.raises(RuntimeError, match="the work failed"):
+        await writer.transaction(failing)
+    await writer.transaction(write(2))
+    await writer.transaction(write(3))
+    assert [n for n, _thread in await writer.read(rows)] == [2, 3]
