@@ -46,10 +46,11 @@ class SqliteConnection:
         """``work(connection)`` in one transaction, committed unless it raises.
 
         BEGIN IMMEDIATE, COMMIT and ROLLBACK go to the DBAPI connection itself: through
-        SQLAlchemy's ``begin()`` and its begin event they cost a statement's execution
-        each, some 2 % of a snapshot's CPU in the worker (bench/README.md, step 26). A
-        statement ``work`` runs through SQLAlchemy autobegins there without any SQL (the
-        driver's own transaction handling is off), and its commit or rollback ends ours."""
+        SQLAlchemy's ``begin()`` and its begin event, BEGIN was a statement's execution
+        of its own, and a one-row transaction took 20 µs instead of 12 (bench/README.md,
+        step 26). A statement ``work`` runs through SQLAlchemy autobegins there without
+        any SQL (the driver's own transaction handling is off), and its commit or
+        rollback ends ours."""
         conn = self._connection()
         try:
             raw = conn.connection.dbapi_connection
